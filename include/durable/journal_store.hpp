@@ -1,0 +1,197 @@
+// The storage seam: everything durable about an execution goes through a JournalStore.
+//
+// Contract (every implementation must pass tests/contract/):
+//  * Thread safety: every method may be called concurrently from any thread, and from several
+//    processes at once when the store is shared (SQLite file, PostgreSQL database).
+//  * Durability: when a mutating method returns, its effect is durable to the store's standard
+//    (MemoryStore: for the life of the object; SqliteStore: fsync'd with synchronous=FULL).
+//    When it throws, it had no effect at all.
+//  * Journal: each execution has events numbered 0, 1, 2, ... with no gap and no duplicate.
+//    Event 0 (kStarted) is written by creation; every later event by commit().
+//  * Errors: StoreError for I/O and corruption (retryable() says whether trying again may help),
+//    StaleWriteError when a writer's view of an execution is out of date.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "durable/clock.hpp"
+#include "durable/execution_status.hpp"
+
+namespace durable {
+
+// What an event records. Values are stored; never renumber.
+enum class EventType : std::uint8_t {
+  kStarted = 1,               // execution-level: {"workflow", "input"}
+  kActivityStarted = 2,       // op: an attempt begins {"attempt", "input"?}
+  kActivityAttemptFailed = 3, // op: {"attempt", "error", "retry_at"}
+  kActivityCompleted = 4,     // op: {"value"}
+  kActivityFailed = 5,        // op: final failure {"error", "attempts"}
+  kTimerScheduled = 6,        // op: {"due"}
+  kTimerFired = 7,            // op
+  kDeferredAwaited = 8,       // op: {"deadline"?}
+  kDeferredResolved = 9,      // op: {"value"}
+  kDeferredTimedOut = 10,     // op
+  kSideEffect = 11,           // op: {"value"}
+  kOpCancelled = 12,          // op: cancellation was delivered to the workflow at this op
+  kCompleted = 13,            // execution-level: {"value"}
+  kFailed = 14,               // execution-level: {"error"}
+  kCancelled = 15,            // execution-level: {"error"?}
+  kCompensationStarted = 16,  // execution-level: {"reason", "count"}
+};
+
+// A stable lower-case name ("activity_started") for logs, the CLI and docs.
+const char* to_string(EventType type);
+std::optional<EventType> event_type_from_int(int value);
+
+// One journal entry. `op` is the workflow operation index the event belongs to, or -1 for an
+// execution-level event. `data` is JSON text.
+struct Event {
+  std::int64_t index = 0;
+  EventType type = EventType::kStarted;
+  std::int32_t op = -1;
+  std::string name;
+  std::string data;
+  TimePoint time{};
+};
+
+struct ExecutionRecord {
+  std::string id;
+  std::string workflow;
+  std::string input;  // JSON text
+  ExecutionStatus status = ExecutionStatus::kRunning;
+  std::string waiting_on;  // human-readable ("deferred approval"), empty unless kWaiting
+  std::string result;      // JSON text, set when kCompleted
+  std::string error;       // JSON text {"type","message",...}, set when failed/cancelled/attention
+  std::int64_t next_index = 0;
+  bool cancel_requested = false;
+  TimePoint created_at{};
+  TimePoint updated_at{};
+};
+
+struct NewExecution {
+  std::string id;
+  std::string workflow;
+  std::string input;  // JSON text; also stored in event 0
+  TimePoint created_at{};
+};
+
+struct TimerEntry {
+  std::string execution_id;
+  std::int32_t op = 0;
+  TimePoint due{};
+};
+
+// One execution's part of a commit. `events` must be numbered expected_next_index, +1, ...
+struct ExecutionWrite {
+  std::string execution_id;
+  std::int64_t expected_next_index = 0;
+  std::vector<Event> events;
+  std::optional<ExecutionStatus> status;  // when set, also replaces waiting_on/result/error
+  std::string waiting_on;
+  std::string result;
+  std::string error;
+  std::vector<TimerEntry> set_timers;  // upsert by (execution_id, op); execution_id may be empty
+  std::vector<std::int32_t> clear_timers;
+};
+
+struct CommitBatch {
+  std::vector<NewExecution> creates;  // idempotent: an existing id is left untouched
+  std::vector<ExecutionWrite> writes;
+  bool empty() const { return creates.empty() && writes.empty(); }
+};
+
+struct CommitResult {
+  std::vector<bool> created;  // one per CommitBatch::creates: true if this commit created it
+};
+
+enum class DeferredState : std::uint8_t { kResolved = 1, kTimedOut = 2 };
+
+struct DeferredRecord {
+  std::string execution_id;
+  std::string name;
+  DeferredState state = DeferredState::kResolved;
+  std::string value;  // JSON text when kResolved
+  TimePoint at{};
+};
+
+enum class ResolveOutcome : std::uint8_t {
+  kResolved,           // stored; the execution is marked runnable
+  kAlreadyResolved,    // an earlier resolution wins; nothing changed
+  kTimedOut,           // the workflow stopped waiting; nothing changed
+  kNoSuchExecution,
+  kExecutionFinished,  // completed, failed or cancelled; nothing changed
+};
+
+enum class CancelOutcome : std::uint8_t {
+  kRequested,
+  kAlreadyRequested,
+  kNoSuchExecution,
+  kExecutionFinished,
+};
+
+struct ListQuery {
+  std::optional<std::string> workflow;
+  std::vector<ExecutionStatus> statuses;  // empty: any
+  std::optional<TimePoint> created_after;   // inclusive
+  std::optional<TimePoint> created_before;  // exclusive
+  std::size_t limit = 100;
+  std::string page_token;  // from a previous ListPage; empty for the first page
+};
+
+struct ListPage {
+  std::vector<ExecutionRecord> executions;  // ordered by (created_at, id)
+  std::string next_page_token;              // empty when there is no further page
+};
+
+class JournalStore {
+ public:
+  virtual ~JournalStore() = default;
+
+  // Atomically: creates the executions in `creates` that do not exist yet (row + event 0,
+  // status kRunning) and applies every write. A write whose expected_next_index differs from the
+  // execution's next_index, or that names an unknown execution, aborts the whole batch with
+  // StaleWriteError (naming the execution) and changes nothing. Writes may name executions created
+  // in the same batch (they then expect index 1).
+  virtual CommitResult commit(const CommitBatch& batch) = 0;
+
+  virtual std::optional<ExecutionRecord> get_execution(const std::string& id) = 0;
+
+  // Events [from_index, next_index) in order.
+  virtual std::vector<Event> load_events(const std::string& id, std::int64_t from_index = 0) = 0;
+
+  virtual ListPage list_executions(const ListQuery& query) = 0;
+
+  // Timers due at or before `now`, earliest first, at most `limit`.
+  virtual std::vector<TimerEntry> due_timers(TimePoint now, std::size_t limit) = 0;
+
+  // First resolution wins. kResolved also marks the execution runnable, in the same transaction,
+  // so a running engine cannot miss it.
+  virtual ResolveOutcome resolve_deferred(const std::string& execution_id, const std::string& name,
+                                          const std::string& value, TimePoint now) = 0;
+
+  virtual std::optional<DeferredRecord> get_deferred(const std::string& execution_id,
+                                                     const std::string& name) = 0;
+
+  // Called by the engine when a wait times out: returns the resolution if one was stored before,
+  // otherwise records kTimedOut (so later resolutions report kTimedOut) and returns that.
+  virtual DeferredRecord close_deferred(const std::string& execution_id, const std::string& name,
+                                        TimePoint now) = 0;
+
+  // Durably sets cancel_requested and marks the execution runnable.
+  virtual CancelOutcome request_cancel(const std::string& id) = 0;
+
+  // Marks an execution runnable (e.g. `resume` from another process). Returns false if unknown.
+  virtual bool mark_runnable(const std::string& id) = 0;
+
+  // Returns up to `limit` executions marked runnable and clears their mark.
+  virtual std::vector<std::string> take_runnable(std::size_t limit) = 0;
+
+  // A random per-store secret used to authenticate tokens; created on first use and stable for
+  // the life of the store. Never log it.
+  virtual std::string token_secret() = 0;
+};
+
+}  // namespace durable

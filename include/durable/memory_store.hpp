@@ -1,0 +1,39 @@
+// A JournalStore that lives in memory: first-class for tests, simulations and ephemeral work.
+// It honours the whole JournalStore contract except surviving the process. Thread-safe.
+#pragma once
+
+#include <memory>
+
+#include "durable/journal_store.hpp"
+
+namespace durable {
+
+class MemoryStore final : public JournalStore {
+ public:
+  MemoryStore();
+  ~MemoryStore() override;
+
+  static std::shared_ptr<MemoryStore> create() { return std::make_shared<MemoryStore>(); }
+
+  CommitResult commit(const CommitBatch& batch) override;
+  std::optional<ExecutionRecord> get_execution(const std::string& id) override;
+  std::vector<Event> load_events(const std::string& id, std::int64_t from_index) override;
+  ListPage list_executions(const ListQuery& query) override;
+  std::vector<TimerEntry> due_timers(TimePoint now, std::size_t limit) override;
+  ResolveOutcome resolve_deferred(const std::string& execution_id, const std::string& name,
+                                  const std::string& value, TimePoint now) override;
+  std::optional<DeferredRecord> get_deferred(const std::string& execution_id,
+                                             const std::string& name) override;
+  DeferredRecord close_deferred(const std::string& execution_id, const std::string& name,
+                                TimePoint now) override;
+  CancelOutcome request_cancel(const std::string& id) override;
+  bool mark_runnable(const std::string& id) override;
+  std::vector<std::string> take_runnable(std::size_t limit) override;
+  std::string token_secret() override;
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace durable

@@ -1,0 +1,53 @@
+// Stable names of enums, shared by storage, the CLI and JSON.
+#include <array>
+#include <utility>
+
+#include "durable/execution_status.hpp"
+#include "durable/journal_store.hpp"
+
+namespace durable {
+namespace {
+
+constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 6> kStatusNames{{
+    {ExecutionStatus::kRunning, "running"},
+    {ExecutionStatus::kWaiting, "waiting"},
+    {ExecutionStatus::kCompleted, "completed"},
+    {ExecutionStatus::kFailed, "failed"},
+    {ExecutionStatus::kCancelled, "cancelled"},
+    {ExecutionStatus::kNeedsAttention, "needs_attention"},
+}};
+
+constexpr std::array<const char*, 17> kEventNames{
+    "unknown",           "started",          "activity_started",  "activity_attempt_failed",
+    "activity_completed", "activity_failed",  "timer_scheduled",   "timer_fired",
+    "deferred_awaited",  "deferred_resolved", "deferred_timed_out", "side_effect",
+    "op_cancelled",      "completed",        "failed",            "cancelled",
+    "compensation_started"};
+
+}  // namespace
+
+std::string_view to_string(ExecutionStatus status) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (value == status) return name;
+  }
+  return "unknown";
+}
+
+std::optional<ExecutionStatus> execution_status_from_string(std::string_view text) {
+  for (const auto& [value, name] : kStatusNames) {
+    if (name == text) return value;
+  }
+  return std::nullopt;
+}
+
+const char* to_string(EventType type) {
+  auto i = static_cast<std::size_t>(type);
+  return i < kEventNames.size() ? kEventNames[i] : "unknown";
+}
+
+std::optional<EventType> event_type_from_int(int value) {
+  if (value < 1 || value >= static_cast<int>(kEventNames.size())) return std::nullopt;
+  return static_cast<EventType>(value);
+}
+
+}  // namespace durable
