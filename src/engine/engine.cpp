@@ -1,1 +1,145 @@
-// placeholder
+// Engine: the public face of the scheduler. Validation of outside input (workflow names,
+// payloads, tokens, resolutions) happens here, before anything is written.
+#include "durable/engine.hpp"
+
+#include <fmt/format.h>
+
+#include "engine/ids.hpp"
+#include "engine/scheduler.hpp"
+#include "engine/token.hpp"
+
+namespace durable {
+
+class Engine::Impl : public detail::Scheduler {
+ public:
+  using Scheduler::Scheduler;
+};
+
+Engine::Engine(std::shared_ptr<JournalStore> store, EngineOptions options)
+    : impl_(std::make_unique<Impl>(std::move(store), std::move(options))) {}
+
+Engine::~Engine() { impl_->stop(); }
+
+void Engine::add_workflow(std::shared_ptr<const detail::WorkflowSpec> spec) {
+  impl_->add_workflow(std::move(spec));
+}
+
+void Engine::add_deferred_check(const std::string& name, std::function<void(const Json&)> check) {
+  impl_->add_deferred_check(name, std::move(check));
+}
+
+void Engine::start() { impl_->start(); }
+void Engine::stop() { impl_->stop(); }
+
+std::string Engine::start_execution(std::string_view workflow, const Json& input,
+                                    std::optional<std::string> idempotency_key) {
+  auto spec = impl_->find_workflow(std::string(workflow));
+  if (!spec) {
+    throw UnknownWorkflow(
+        fmt::format("no workflow named '{}' is registered with this engine", workflow));
+  }
+  spec->check_input(input);
+  NewExecution execution;
+  execution.workflow = spec->name;
+  execution.id = idempotency_key
+                     ? detail::execution_id_for(spec->name, *idempotency_key)
+                     : fmt::format("{}-{:016x}", spec->name, detail::secure_random_u64());
+  execution.input = input.dump();
+  execution.created_at = impl_->clock().now();
+  if (!impl_->started()) impl_->start();
+  return impl_->create(std::move(execution));
+}
+
+std::optional<ExecutionRecord> Engine::wait(const std::string& id,
+                                            std::optional<Duration> timeout) {
+  return impl_->wait_final(id, timeout);
+}
+
+std::optional<ExecutionRecord> Engine::describe(const std::string& id) {
+  return impl_->store().get_execution(id);
+}
+
+std::vector<Event> Engine::history(const std::string& id) {
+  if (!impl_->store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
+  return impl_->store().load_events(id, 0);
+}
+
+CancelOutcome Engine::cancel(const std::string& id) {
+  CancelOutcome outcome = impl_->store().request_cancel(id);
+  if (outcome == CancelOutcome::kRequested && impl_->started()) impl_->poke(id);
+  return outcome;
+}
+
+void Engine::resume(const std::string& id) {
+  auto record = impl_->store().get_execution(id);
+  if (!record) throw NoSuchExecution("no execution with id " + id);
+  if (record->status != ExecutionStatus::kNeedsAttention) {
+    throw DurableError(fmt::format("execution {} is {}; only an execution that needs attention "
+                                   "can be resumed",
+                                   id, to_string(record->status)));
+  }
+  ExecutionWrite write;
+  write.execution_id = id;
+  write.expected_next_index = record->next_index;
+  write.status = ExecutionStatus::kRunning;
+  CommitBatch batch;
+  batch.writes.push_back(std::move(write));
+  impl_->store().commit(batch);
+  impl_->store().mark_runnable(id);
+  if (impl_->started()) impl_->poke(id);
+}
+
+ResolveOutcome Engine::resolve(std::string_view token, const Json& value) {
+  return resolve_checked(std::nullopt, token, value);
+}
+
+ResolveOutcome Engine::resolve_checked(std::optional<std::string> expected_deferred,
+                                       std::string_view token, const Json& value) {
+  detail::TokenClaims claims = detail::decode_token(token, impl_->secret());
+  if (expected_deferred && *expected_deferred != claims.deferred) {
+    throw InvalidToken(fmt::format("the token is for deferred '{}', not '{}'", claims.deferred,
+                                   *expected_deferred));
+  }
+  try {
+    impl_->check_resolution(claims.deferred, value);
+  } catch (const DecodeError& e) {
+    throw DecodeError(fmt::format("execution {}: {}", claims.execution_id, e.what()));
+  }
+  ResolveOutcome outcome = impl_->store().resolve_deferred(claims.execution_id, claims.deferred,
+                                                           value.dump(), impl_->clock().now());
+  if (outcome == ResolveOutcome::kResolved && impl_->started()) impl_->poke(claims.execution_id);
+  return outcome;
+}
+
+void Engine::wait_idle() { impl_->wait_idle(); }
+EngineStats Engine::stats() const { return impl_->stats(); }
+JournalStore& Engine::store() { return impl_->store(); }
+Clock& Engine::clock() { return impl_->clock(); }
+
+namespace detail {
+
+void throw_final_error(const ExecutionRecord& record) {
+  Json error = Json::object();
+  try {
+    if (!record.error.empty()) error = Json::parse(record.error);
+  } catch (const Json::exception&) {
+    error = {{"type", "unknown"}, {"message", record.error}};
+  }
+  std::string type = error.value("type", "unknown");
+  std::string message = error.value("message", "");
+  switch (record.status) {
+    case ExecutionStatus::kCancelled:
+      throw Cancelled(fmt::format("execution {} was cancelled", record.id));
+    case ExecutionStatus::kNeedsAttention:
+      throw ExecutionParked(
+          fmt::format("execution {} needs attention: {}: {}", record.id, type, message));
+    case ExecutionStatus::kFailed:
+      throw WorkflowFailed(type, message);
+    default:
+      throw DurableError(fmt::format("execution {} has not finished (it is {})", record.id,
+                                     to_string(record.status)));
+  }
+}
+
+}  // namespace detail
+}  // namespace durable

@@ -1,0 +1,116 @@
+// Activity<R(Args...)>: a named unit of non-deterministic work (I/O, an API call).
+//
+// An activity runs on the engine's worker pool until it succeeds or its retry policy gives up.
+// Its result is journaled once and never recomputed on replay. Each attempt is journaled before
+// it starts, so an activity never runs more times than it has attempts, even across crashes; an
+// attempt interrupted by a crash counts as failed and the next attempt runs on recovery.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+#include "durable/codec.hpp"
+#include "durable/retry_policy.hpp"
+
+namespace durable {
+
+// What an attempt knows about itself. Valid for the duration of the attempt; used on the worker
+// thread that runs it.
+class ActivityContext {
+ public:
+  ActivityContext(std::string execution_id, std::string activity, int op, int attempt,
+                  std::shared_ptr<const std::atomic<bool>> cancelled)
+      : execution_id_(std::move(execution_id)),
+        activity_(std::move(activity)),
+        op_(op),
+        attempt_(attempt),
+        cancelled_(std::move(cancelled)) {}
+
+  const std::string& execution_id() const { return execution_id_; }
+  const std::string& activity() const { return activity_; }
+  int attempt() const { return attempt_; }  // 1-based
+  // Stable across attempts, replays and restarts: pass it to external APIs so that a retried
+  // call is recognised as the same call ("<execution id>/<operation index>").
+  std::string idempotency_key() const { return execution_id_ + "/" + std::to_string(op_); }
+  // True once the attempt timed out, the execution was cancelled or the engine is stopping:
+  // long-running activities should check it and return early.
+  bool cancelled() const { return cancelled_->load(std::memory_order_relaxed); }
+
+ private:
+  std::string execution_id_;
+  std::string activity_;
+  int op_;
+  int attempt_;
+  std::shared_ptr<const std::atomic<bool>> cancelled_;
+};
+
+namespace detail {
+
+// The type-erased description of an activity the engine schedules. Lives as long as the
+// Activity object or the longest-running attempt, whichever is later.
+struct ActivitySpec {
+  std::string name;
+  ActivityOptions options;
+};
+
+// One bound call: runs the user function with its arguments and encodes the result.
+using ActivityCall = std::function<Json(ActivityContext&)>;
+
+}  // namespace detail
+
+template <class Signature>
+class Activity;
+
+template <class R, class... Args>
+class Activity<R(Args...)> {
+ public:
+  using Result = R;
+  using Function = std::function<R(ActivityContext&, Args...)>;
+
+  // `fn` takes (ActivityContext&, Args...) or just (Args...).
+  template <class F>
+  Activity(std::string name, F fn, ActivityOptions options = {})
+      : spec_(std::make_shared<detail::ActivitySpec>(
+            detail::ActivitySpec{std::move(name), std::move(options)})),
+        fn_(std::make_shared<Function>(wrap(std::move(fn)))) {}
+
+  const std::string& name() const { return spec_->name; }
+  const ActivityOptions& options() const { return spec_->options; }
+
+  // For the workflow context: the spec and a call bound to `args`.
+  const std::shared_ptr<const detail::ActivitySpec>& spec() const { return spec_; }
+  detail::ActivityCall bind(Args... args) const {
+    return [fn = fn_, tuple = std::make_tuple(std::move(args)...)](ActivityContext& ctx) {
+      if constexpr (std::is_void_v<R>) {
+        std::apply([&](const auto&... a) { (*fn)(ctx, a...); }, tuple);
+        return Json(nullptr);
+      } else {
+        return encode<R>(std::apply([&](const auto&... a) { return (*fn)(ctx, a...); }, tuple));
+      }
+    };
+  }
+
+ private:
+  template <class F>
+  static Function wrap(F fn) {
+    if constexpr (std::is_invocable_v<F&, ActivityContext&, Args...>) {
+      return Function(std::move(fn));
+    } else {
+      static_assert(std::is_invocable_v<F&, Args...>,
+                    "an activity function takes (ActivityContext&, Args...) or (Args...)");
+      return [fn = std::move(fn)](ActivityContext&, Args... args) mutable {
+        return fn(std::move(args)...);
+      };
+    }
+  }
+
+  std::shared_ptr<const detail::ActivitySpec> spec_;
+  std::shared_ptr<Function> fn_;
+};
+
+}  // namespace durable

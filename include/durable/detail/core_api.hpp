@@ -1,0 +1,69 @@
+// The boundary between the typed, header-only API and the compiled engine core. Nothing here is
+// for users; it may change in any release.
+//
+// Threading: every function runs on the engine's scheduler thread, inside workflow code.
+#pragma once
+
+#include <coroutine>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "durable/activity.hpp"
+#include "durable/clock.hpp"
+#include "durable/codec.hpp"
+
+namespace durable::detail {
+
+class ExecutionCore;
+
+// What a durable operation ended with, once its journal record is durable.
+struct Outcome {
+  enum class Kind : std::uint8_t { kValue, kError, kCancelled, kTimedOut };
+  Kind kind = Kind::kValue;
+  Json data;               // the value, or for kError {"type","message","activity","attempts"}
+  std::int64_t index = 0;  // journal index of the event that recorded it (orders races)
+};
+
+// A suspended coroutine waiting for one op (remaining = 1), all of several (remaining = n) or
+// the first of several (any = true). Lives in the awaiting coroutine's frame.
+struct Waiter {
+  std::coroutine_handle<> handle;
+  int remaining = 1;
+  bool any = false;
+  bool fired = false;
+};
+
+// Thrown (from an await or a side effect) when the execution has been parked as needing
+// attention: deliberately not a std::exception, so ordinary handlers do not swallow it. Workflow
+// code that catches it anyway cannot make progress: the engine no longer runs the execution.
+struct ParkedSignal {};
+
+int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
+                   ActivityCall call, Json input);
+int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
+                std::optional<TimePoint> at);
+int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout);
+
+// The op's outcome if it is journaled and durable, else null.
+const Outcome* outcome(ExecutionCore& core, int op);
+// Starts the op if it is not running yet and registers `waiter` for its outcome.
+void wait(ExecutionCore& core, int op, Waiter* waiter);
+// The awaiting code is done with the op: stops it if it is still running (a lost race).
+void release(ExecutionCore& core, int op) noexcept;
+// Parks the execution because a journaled value does not decode; throws ParkedSignal.
+[[noreturn]] void park_on_decode_error(ExecutionCore& core, int op, const DecodeError& error);
+// Describes an op for error messages ("activity 'draft' (operation 3) of execution X").
+std::string describe_op(ExecutionCore& core, int op);
+
+Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make);
+void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
+                      ActivityCall call, Json input);
+std::string token(ExecutionCore& core, std::string_view deferred);
+const std::string& execution_id(const ExecutionCore& core);
+bool is_replaying(const ExecutionCore& core);
+
+}  // namespace durable::detail

@@ -1,0 +1,212 @@
+// Engine: owns the scheduler, the activity workers and a JournalStore, and runs workflows.
+//
+// Threading: every public method may be called from any thread. Workflow code runs on the
+// engine's one scheduler thread; activities run on a pool of worker threads. Journal writes of
+// all executions are batched into one store commit per scheduler round (group commit), and a
+// step's result reaches workflow code only after that commit returned.
+//
+// Life cycle: construct, add() workflows, start() (which resumes every unfinished execution in
+// the store), start executions, and stop() or destroy. Destroying an engine mid-run is safe and
+// is exactly a crash as far as the journal is concerned: a new engine on the same store continues.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "durable/clock.hpp"
+#include "durable/codec.hpp"
+#include "durable/combinators.hpp"
+#include "durable/durable_deferred.hpp"
+#include "durable/errors.hpp"
+#include "durable/journal_store.hpp"
+#include "durable/workflow.hpp"
+
+namespace durable {
+
+struct EngineOptions {
+  // Time source; nullptr means SystemClock::instance(). Must outlive the engine.
+  Clock* clock = nullptr;
+  std::size_t activity_threads = 4;
+  // How often the scheduler looks in the store for wake-ups written by other processes
+  // (resolutions, cancellations): the worst-case latency of a cross-process wake-up.
+  std::chrono::milliseconds store_poll_interval{100};
+  // Called (on the scheduler thread) with a one-line description of each fault the engine
+  // recovered from or parked an execution for: store errors, non-determinism, decode errors.
+  std::function<void(const std::string&)> on_fault;
+};
+
+struct StartOptions {
+  // Overrides the workflow's own idempotency key.
+  std::optional<std::string> idempotency_key;
+};
+
+// Counters for tests, tools and benchmarks. Monotonic for the engine's lifetime.
+struct EngineStats {
+  std::uint64_t executions_loaded = 0;  // executions brought back from the store by replay
+  std::uint64_t ops_replayed = 0;       // operations answered from a journal loaded from the store
+  std::uint64_t commits = 0;            // store commits (each may hold many executions' events)
+  std::uint64_t events_committed = 0;
+  std::uint64_t activity_attempts = 0;  // attempts started by this engine
+  std::uint64_t store_faults = 0;       // failed commits that were retried
+};
+
+class Engine;
+
+namespace detail {
+template <class R>
+R result_of(const ExecutionRecord& record);
+}
+
+// A reference to one execution. Cheap to copy; valid while its engine lives.
+template <class R>
+class ExecutionHandle {
+ public:
+  ExecutionHandle(Engine* engine, std::string id) : engine_(engine), id_(std::move(id)) {}
+
+  const std::string& id() const { return id_; }
+  // Blocks until the execution ends; returns its result or throws WorkflowFailed, Cancelled or
+  // ExecutionParked.
+  R get() const;
+  // The result if the execution has ended (throwing as get() does), or nullopt.
+  std::optional<detail::ValueOf<R>> poll() const;
+  ExecutionStatus status() const;
+
+ private:
+  Engine* engine_;
+  std::string id_;
+};
+
+class Engine {
+ public:
+  explicit Engine(std::shared_ptr<JournalStore> store, EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Registers a workflow so that executions in the store can be resumed. Call before start().
+  template <class R, class P>
+  void add(const Workflow<R(P)>& workflow) {
+    add_workflow(workflow.spec());
+  }
+  // Registers a deferred's type so that untyped resolve(token, json) can check resolutions.
+  template <class T>
+  void add(const DurableDeferred<T>& deferred) {
+    add_deferred_check(deferred.name(), [deferred](const Json& v) { deferred.check(v); });
+  }
+
+  // Starts the scheduler and workers and resumes every unfinished execution. Idempotent.
+  void start();
+  // Stops scheduling, commits what is pending, asks running activities to cancel and waits for
+  // them. Idempotent; the destructor calls it.
+  void stop();
+
+  // Starts an execution (or finds the existing one with the same idempotency key) once it is
+  // durably created. Starts the engine if needed.
+  template <class R, class P>
+  ExecutionHandle<R> start(const Workflow<R(P)>& workflow, P payload, StartOptions options = {}) {
+    add_workflow(workflow.spec());
+    auto key = options.idempotency_key ? options.idempotency_key
+                                       : workflow.idempotency_key(payload);
+    return ExecutionHandle<R>(this, start_execution(workflow.name(), encode<P>(payload), key));
+  }
+  // Starts and waits for the result.
+  template <class R, class P>
+  R execute(const Workflow<R(P)>& workflow, P payload, StartOptions options = {}) {
+    return start(workflow, std::move(payload), std::move(options)).get();
+  }
+  template <class R>
+  ExecutionHandle<R> handle(std::string id) {
+    return ExecutionHandle<R>(this, std::move(id));
+  }
+
+  // Untyped start for tools: throws UnknownWorkflow or DecodeError (nothing is created then).
+  std::string start_execution(std::string_view workflow, const Json& input,
+                              std::optional<std::string> idempotency_key = std::nullopt);
+
+  // Blocks until the execution is completed, failed, cancelled or needs attention; returns its
+  // record. Throws NoSuchExecution. With a timeout, returns nullopt if it is still going.
+  std::optional<ExecutionRecord> wait(const std::string& id,
+                                      std::optional<Duration> timeout = std::nullopt);
+  std::optional<ExecutionRecord> describe(const std::string& id);
+  std::vector<Event> history(const std::string& id);
+
+  // Durable: the workflow sees durable::Cancelled at its next suspension point.
+  CancelOutcome cancel(const std::string& id);
+  // Continues an execution parked as needing attention (after the code was fixed). Throws
+  // NoSuchExecution, or DurableError if the execution does not need attention.
+  void resume(const std::string& id);
+
+  // Resolves the deferred named by `token`. Throws InvalidToken for a malformed, forged or
+  // altered token and DecodeError if the value does not fit the deferred's registered type;
+  // nothing changes then.
+  ResolveOutcome resolve(std::string_view token, const Json& value);
+  template <class T>
+  ResolveOutcome resolve(const DurableDeferred<T>& deferred, std::string_view token,
+                         const T& value) {
+    return resolve_checked(deferred.name(), token, encode<T>(value));
+  }
+
+  // Blocks until no workflow code is runnable, no activity is running and nothing is waiting to
+  // be committed: every execution is finished or waits on time or outside input.
+  void wait_idle();
+
+  EngineStats stats() const;
+  JournalStore& store();
+  Clock& clock();
+
+ private:
+  void add_workflow(std::shared_ptr<const detail::WorkflowSpec> spec);
+  void add_deferred_check(const std::string& name, std::function<void(const Json&)> check);
+  ResolveOutcome resolve_checked(std::optional<std::string> expected_deferred,
+                                 std::string_view token, const Json& value);
+
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+namespace detail {
+// Throws the error an unsuccessful final record stands for.
+[[noreturn]] void throw_final_error(const ExecutionRecord& record);
+
+template <class R>
+R result_of(const ExecutionRecord& record) {
+  if (record.status != ExecutionStatus::kCompleted) throw_final_error(record);
+  Json value = record.result.empty() ? Json(nullptr) : Json::parse(record.result);
+  return decode<R>(value, "execution " + record.id + ": result");
+}
+}  // namespace detail
+
+template <class R>
+R ExecutionHandle<R>::get() const {
+  return detail::result_of<R>(*engine_->wait(id_));
+}
+
+template <class R>
+std::optional<detail::ValueOf<R>> ExecutionHandle<R>::poll() const {
+  auto record = engine_->describe(id_);
+  if (!record) throw NoSuchExecution("no execution with id " + id_);
+  if (!is_final(record->status) && record->status != ExecutionStatus::kNeedsAttention) {
+    return std::nullopt;
+  }
+  if constexpr (std::is_void_v<R>) {
+    detail::result_of<void>(*record);
+    return std::monostate{};
+  } else {
+    return detail::result_of<R>(*record);
+  }
+}
+
+template <class R>
+ExecutionStatus ExecutionHandle<R>::status() const {
+  auto record = engine_->describe(id_);
+  if (!record) throw NoSuchExecution("no execution with id " + id_);
+  return record->status;
+}
+
+}  // namespace durable

@@ -1,0 +1,95 @@
+// WorkflowContext: what workflow code uses to do anything durable.
+//
+// Workflow code must be deterministic: given the same journal it must create the same operations
+// in the same order. Everything non-deterministic goes through the context: activities (run),
+// time (sleep, sleep_until, now), outside input (await), randomness (random, uuid).
+// The context belongs to one execution and is used only on the engine's scheduler thread.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "durable/activity.hpp"
+#include "durable/durable_deferred.hpp"
+#include "durable/op.hpp"
+
+namespace durable {
+
+class WorkflowContext {
+ public:
+  explicit WorkflowContext(detail::ExecutionCore& core) : core_(&core) {}
+  WorkflowContext(const WorkflowContext&) = delete;
+  WorkflowContext& operator=(const WorkflowContext&) = delete;
+
+  const std::string& execution_id() const { return detail::execution_id(*core_); }
+  // True while the code is re-running operations whose outcomes are already journaled.
+  bool is_replaying() const { return detail::is_replaying(*core_); }
+
+  // Runs an activity; the Op resolves to its result or throws ActivityError.
+  template <class R, class... Args>
+  Op<R> run(const Activity<R(Args...)>& activity, std::type_identity_t<Args>... args) {
+    Json input = Json::array({encode<Args>(args)...});
+    int op = detail::begin_activity(*core_, activity.spec(), activity.bind(std::move(args)...),
+                                    std::move(input));
+    return Op<R>(core_, op);
+  }
+
+  // Registers an activity to run if the workflow later fails or is cancelled. Compensations run
+  // in reverse order of registration, after the workflow body has exited; register one right
+  // after the step it undoes has succeeded.
+  template <class R, class... Args>
+  void compensate(const Activity<R(Args...)>& activity, std::type_identity_t<Args>... args) {
+    Json input = Json::array({encode<Args>(args)...});
+    detail::add_compensation(*core_, activity.spec(), activity.bind(std::move(args)...),
+                             std::move(input));
+  }
+
+  // Durable sleeps: the execution is suspended, holds no thread, and wakes on time after any
+  // restart. The due time is journaled when the sleep first starts.
+  Op<void> sleep(std::string_view name, Duration duration) {
+    return Op<void>(core_, detail::begin_timer(*core_, name, duration, std::nullopt));
+  }
+  Op<void> sleep_until(std::string_view name, TimePoint time) {
+    return Op<void>(core_, detail::begin_timer(*core_, name, std::nullopt, time));
+  }
+
+  // Waits for the deferred to be resolved.
+  template <class T>
+  Op<T> await(const DurableDeferred<T>& deferred) {
+    return Op<T>(core_, detail::begin_deferred(*core_, deferred.name(), std::nullopt));
+  }
+  // Waits at most `timeout` (journaled as a deadline); an empty optional when time runs out.
+  template <class T>
+  Op<std::optional<T>> await(const DurableDeferred<T>& deferred, Duration timeout) {
+    return Op<std::optional<T>>(core_, detail::begin_deferred(*core_, deferred.name(), timeout));
+  }
+  // The token with which another process resolves `deferred` for this execution.
+  template <class T>
+  std::string token(const DurableDeferred<T>& deferred) {
+    return detail::token(*core_, deferred.name());
+  }
+
+  // Side effects: journaled on first run, the same value on every replay.
+  TimePoint now();
+  std::uint64_t random();
+  std::string uuid();
+  template <class T, class F>
+  T side_effect(std::string_view name, F make) {
+    Json value = detail::side_effect(*core_, name, [&] { return encode<T>(make()); });
+    try {
+      return decode<T>(value, "side effect '" + std::string(name) + "'");
+    } catch (const DecodeError& e) {
+      detail::park_on_decode_error(*core_, -1, e);
+    }
+  }
+
+  detail::ExecutionCore& core() { return *core_; }
+
+ private:
+  detail::ExecutionCore* core_;
+};
+
+}  // namespace durable

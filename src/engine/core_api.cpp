@@ -1,0 +1,77 @@
+// The compiled side of detail/core_api.hpp: thin forwards into ExecutionCore.
+#include "durable/detail/core_api.hpp"
+
+#include <cmath>
+
+#include "durable/workflow.hpp"
+#include "durable/workflow_context.hpp"
+#include "engine/execution_core.hpp"
+#include "engine/ids.hpp"
+
+namespace durable {
+
+Duration RetryPolicy::backoff_after(int attempt) const {
+  double ms = static_cast<double>(initial_backoff.count()) * std::pow(multiplier, attempt - 1);
+  double cap = static_cast<double>(max_backoff.count());
+  if (max_backoff.count() > 0 && ms > cap) ms = cap;
+  return Duration{static_cast<Duration::rep>(ms)};
+}
+
+TimePoint WorkflowContext::now() {
+  Json v = detail::side_effect(*core_, "now", [] {
+    return Json(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now())
+                    .time_since_epoch()
+                    .count());
+  });
+  return TimePoint{Duration{v.get<std::int64_t>()}};
+}
+
+std::uint64_t WorkflowContext::random() {
+  return detail::side_effect(*core_, "random", [] { return Json(detail::secure_random_u64()); })
+      .get<std::uint64_t>();
+}
+
+std::string WorkflowContext::uuid() {
+  return detail::side_effect(*core_, "uuid", [] {
+           return Json(detail::format_uuid_v4(detail::secure_random_u64(),
+                                              detail::secure_random_u64()));
+         })
+      .get<std::string>();
+}
+
+namespace detail {
+
+int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
+                   ActivityCall call, Json input) {
+  return core.begin_activity(std::move(spec), std::move(call), std::move(input));
+}
+int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
+                std::optional<TimePoint> at) {
+  return core.begin_timer(name, after, at);
+}
+int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout) {
+  return core.begin_deferred(name, timeout);
+}
+const Outcome* outcome(ExecutionCore& core, int op) { return core.outcome(op); }
+void wait(ExecutionCore& core, int op, Waiter* waiter) { core.wait(op, waiter); }
+void release(ExecutionCore& core, int op) noexcept { core.release(op); }
+void park_on_decode_error(ExecutionCore& core, int /*op*/, const DecodeError& error) {
+  core.park("durable::DecodeError", error.what());
+}
+void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error) {
+  core.park("durable::DecodeError", error.what());
+}
+std::string describe_op(ExecutionCore& core, int op) { return core.describe_op(op); }
+Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make) {
+  return core.side_effect(name, make);
+}
+void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
+                      ActivityCall call, Json input) {
+  core.add_compensation(std::move(spec), std::move(call), std::move(input));
+}
+std::string token(ExecutionCore& core, std::string_view deferred) { return core.token(deferred); }
+const std::string& execution_id(const ExecutionCore& core) { return core.id(); }
+bool is_replaying(const ExecutionCore& core) { return core.is_replaying(); }
+
+}  // namespace detail
+}  // namespace durable

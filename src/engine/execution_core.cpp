@@ -1,0 +1,667 @@
+#include "engine/execution_core.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/errors_json.hpp"
+#include "engine/scheduler.hpp"
+#include "engine/token.hpp"
+
+namespace durable::detail {
+namespace {
+
+std::int64_t to_ms(TimePoint t) { return t.time_since_epoch().count(); }
+TimePoint from_ms(std::int64_t ms) { return TimePoint{Duration{ms}}; }
+
+const char* kind_name(OpKind kind) {
+  switch (kind) {
+    case OpKind::kActivity:
+      return "activity";
+    case OpKind::kTimer:
+      return "timer";
+    case OpKind::kDeferred:
+      return "deferred";
+    case OpKind::kSideEffect:
+      return "side effect";
+  }
+  return "operation";
+}
+
+OpKind kind_of(EventType type) {
+  switch (type) {
+    case EventType::kTimerScheduled:
+    case EventType::kTimerFired:
+      return OpKind::kTimer;
+    case EventType::kDeferredAwaited:
+    case EventType::kDeferredResolved:
+    case EventType::kDeferredTimedOut:
+      return OpKind::kDeferred;
+    case EventType::kSideEffect:
+      return OpKind::kSideEffect;
+    default:
+      return OpKind::kActivity;
+  }
+}
+
+}  // namespace
+
+ExecutionCore::ExecutionCore(Scheduler& scheduler, std::string id,
+                             std::shared_ptr<const WorkflowSpec> spec, Json input,
+                             std::int64_t next_index)
+    : scheduler_(scheduler),
+      id_(std::move(id)),
+      spec_(std::move(spec)),
+      input_(std::move(input)),
+      committed_next_(next_index),
+      next_index_(next_index) {}
+
+ExecutionCore::~ExecutionCore() {
+  abandon_all();
+  root_ = Task<Json>{};  // frames (and the Ops in them) go before the op table
+}
+
+void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested) {
+  cancel_requested_ = cancel_requested;
+  for (const Event& e : events) {
+    if (e.index == 0) continue;
+    Json data;
+    try {
+      data = e.data.empty() ? Json::object() : Json::parse(e.data);
+    } catch (const Json::exception& ex) {
+      throw DecodeError(fmt::format("execution {}: event {} ({}) has data that is not JSON: {}",
+                                    id_, e.index, to_string(e.type), ex.what()));
+    }
+    if (e.type == EventType::kCompensationStarted) {
+      compensation_journaled_ = true;
+      continue;
+    }
+    if (e.op < 0) continue;  // execution-level events of a finished execution
+    OpState& st = ops_[e.op];
+    if (!st.from_journal) {
+      st.kind = kind_of(e.type);
+      st.name = e.name;
+      st.from_journal = true;
+    }
+    last_journaled_op_ = std::max(last_journaled_op_, e.op);
+    auto set_outcome = [&](Outcome::Kind kind, Json value) {
+      st.outcome = Outcome{kind, std::move(value), e.index};
+    };
+    try {
+      switch (e.type) {
+        case EventType::kActivityStarted:
+          st.attempts_started = data.at("attempt").get<int>();
+          st.retry_at.reset();
+          break;
+        case EventType::kActivityAttemptFailed:
+          st.last_error = data.at("error");
+          st.retry_at = from_ms(data.at("retry_at").get<std::int64_t>());
+          break;
+        case EventType::kActivityCompleted:
+        case EventType::kDeferredResolved:
+        case EventType::kSideEffect:
+          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          break;
+        case EventType::kActivityFailed:
+          set_outcome(Outcome::Kind::kError, data.at("error"));
+          break;
+        case EventType::kTimerScheduled:
+          st.due = from_ms(data.at("due").get<std::int64_t>());
+          st.scheduled = true;
+          break;
+        case EventType::kTimerFired:
+          set_outcome(Outcome::Kind::kValue, nullptr);
+          break;
+        case EventType::kDeferredAwaited:
+          st.scheduled = true;
+          if (data.contains("deadline")) st.due = from_ms(data["deadline"].get<std::int64_t>());
+          break;
+        case EventType::kDeferredTimedOut:
+          set_outcome(Outcome::Kind::kTimedOut, nullptr);
+          break;
+        case EventType::kOpCancelled:
+          set_outcome(Outcome::Kind::kCancelled, nullptr);
+          cancel_delivered_ = true;
+          break;
+        default:
+          break;
+      }
+    } catch (const Json::exception& ex) {
+      throw DecodeError(fmt::format("execution {}: event {} ({}) is malformed: {}", id_, e.index,
+                                    to_string(e.type), ex.what()));
+    }
+  }
+}
+
+void ExecutionCore::start() {
+  ctx_ = std::make_unique<WorkflowContext>(*this);
+  root_ = root();
+  ready_.push_back(root_.handle());
+  scheduler_.make_ready(this);
+}
+
+Task<Json> ExecutionCore::root() {
+  std::exception_ptr failure;
+  try {
+    co_return co_await spec_->run(*ctx_, input_);
+  } catch (...) {
+    failure = std::current_exception();
+  }
+  if (parked_ || compensations_.empty()) std::rethrow_exception(failure);
+
+  bool cancelled = false;
+  try {
+    std::rethrow_exception(failure);
+  } catch (const Cancelled&) {
+    cancelled = true;
+  } catch (...) {
+  }
+  in_compensation_ = true;
+  if (!compensation_journaled_) {
+    append(EventType::kCompensationStarted, -1, "",
+           {{"reason", cancelled ? "cancelled" : "failed"}, {"count", compensations_.size()}});
+  }
+  // Each compensation is an activity op of its own; one that fails for good does not stop the
+  // others.
+  for (auto it = compensations_.rbegin(); it != compensations_.rend(); ++it) {
+    int op = begin_activity(it->spec, it->call, it->input);
+    try {
+      co_await Op<Json>(this, op);
+    } catch (const ActivityError&) {
+    }
+  }
+  std::rethrow_exception(failure);
+}
+
+void ExecutionCore::run_ready() {
+  while (!ready_.empty() && !parked_) {
+    auto handles = std::move(ready_);
+    ready_.clear();
+    for (auto h : handles) {
+      if (parked_) break;
+      h.resume();
+    }
+  }
+  dirty_ = true;
+  if (!finished_ && (parked_ || root_.done())) finish();
+}
+
+void ExecutionCore::finish() {
+  finished_ = true;
+  abandon_all();
+  if (parked_) {
+    pending_.clear();
+    post_commit_.clear();
+    set_timers_.clear();
+    next_index_ = committed_next_;
+    final_status_ = ExecutionStatus::kNeedsAttention;
+    final_error_ = Json{{"type", park_type_}, {"message", park_message_}}.dump();
+    scheduler_.fault(park_message_);
+    return;
+  }
+  try {
+    Json value = root_.result();
+    final_result_ = value.dump();
+    append(EventType::kCompleted, -1, "", {{"value", value}});
+    final_status_ = ExecutionStatus::kCompleted;
+  } catch (const Cancelled& e) {
+    Json error = error_json(e, compensations_.size());
+    final_error_ = error.dump();
+    append(EventType::kCancelled, -1, "", {{"error", error}});
+    final_status_ = ExecutionStatus::kCancelled;
+  } catch (const ParkedSignal&) {
+    // Parked in a way run_ready() did not see (cannot happen); stay parked.
+    final_status_ = ExecutionStatus::kNeedsAttention;
+  } catch (...) {
+    Json error = current_error_json(compensations_.size());
+    final_error_ = error.dump();
+    append(EventType::kFailed, -1, "", {{"error", error}});
+    final_status_ = ExecutionStatus::kFailed;
+  }
+}
+
+std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name, Json data) {
+  Event e;
+  e.index = next_index_++;
+  e.type = type;
+  e.op = op;
+  e.name = std::string(name);
+  e.data = data.dump();
+  e.time = scheduler_.clock().now();
+  pending_.push_back(std::move(e));
+  dirty_ = true;
+  scheduler_.make_ready(this);  // so the scheduler sees the write; harmless if nothing to run
+  return pending_.back().index;
+}
+
+ExecutionWrite ExecutionCore::take_write() {
+  ExecutionWrite w;
+  w.execution_id = id_;
+  w.expected_next_index = committed_next_;
+  w.events = std::move(pending_);
+  pending_.clear();
+  w.set_timers = std::move(set_timers_);
+  set_timers_.clear();
+  w.clear_timers = std::move(clear_timers_);
+  clear_timers_.clear();
+  if (final_status_) {
+    w.status = final_status_;
+    w.result = final_result_;
+    w.error = final_error_;
+  } else {
+    std::string waiting_on;
+    ExecutionStatus status = current_status(waiting_on);
+    if (status != written_status_ || waiting_on != written_waiting_on_) {
+      w.status = status;
+      w.waiting_on = waiting_on;
+      written_status_ = status;
+      written_waiting_on_ = waiting_on;
+    }
+  }
+  dirty_ = false;
+  return w;
+}
+
+void ExecutionCore::restore(ExecutionWrite write) {
+  write.events.insert(write.events.end(), std::make_move_iterator(pending_.begin()),
+                      std::make_move_iterator(pending_.end()));
+  pending_ = std::move(write.events);
+  write.set_timers.insert(write.set_timers.end(), set_timers_.begin(), set_timers_.end());
+  set_timers_ = std::move(write.set_timers);
+  write.clear_timers.insert(write.clear_timers.end(), clear_timers_.begin(), clear_timers_.end());
+  clear_timers_ = std::move(write.clear_timers);
+  written_status_.reset();
+  dirty_ = true;
+}
+
+ExecutionStatus ExecutionCore::current_status(std::string& waiting_on) const {
+  if (!ready_.empty()) return ExecutionStatus::kRunning;
+  std::vector<std::string> waits;
+  for (const auto& [op, st] : ops_) {
+    if (!st.waiter || st.outcome || st.outcome_pending) continue;
+    if (st.kind == OpKind::kActivity) {
+      if (st.running_attempt != 0 || !st.retry_at) return ExecutionStatus::kRunning;
+      waits.push_back(fmt::format("retry of activity '{}'", st.name));
+    } else {
+      waits.push_back(fmt::format("{} '{}'", kind_name(st.kind), st.name));
+    }
+  }
+  if (waits.empty()) return ExecutionStatus::kRunning;
+  waiting_on = fmt::format("{}", fmt::join(waits, ", "));
+  return ExecutionStatus::kWaiting;
+}
+
+void ExecutionCore::on_committed() {
+  committed_next_ = next_index_;
+  auto actions = std::move(post_commit_);
+  post_commit_.clear();
+  for (auto& a : actions) {
+    OpState* st = find(a.op);
+    if (a.deliver) {
+      if (st) {
+        st->outcome_pending = false;
+        deliver(a.op, std::move(*a.deliver));
+      }
+    } else if (st && !st->abandoned && st->running_attempt == a.attempt && !finished_) {
+      scheduler_.dispatch(*this, a.op, a.attempt, *st);
+    }
+  }
+}
+
+OpState* ExecutionCore::find(int op) {
+  auto it = ops_.find(op);
+  return it == ops_.end() ? nullptr : &it->second;
+}
+
+int ExecutionCore::begin(OpKind kind, std::string_view name) {
+  if (parked_) throw ParkedSignal{};
+  int op = next_op_++;
+  auto it = ops_.find(op);
+  if (it != ops_.end() && it->second.from_journal) {
+    OpState& st = it->second;
+    if (st.kind != kind || st.name != name) {
+      park("durable::NonDeterminism",
+           fmt::format("execution {} (workflow '{}'): the code no longer matches the journal at "
+                       "operation {}: the journal holds {} '{}' but the code asked for {} '{}'",
+                       id_, spec_->name, op, kind_name(st.kind), st.name, kind_name(kind), name));
+    }
+    if (st.outcome) ++scheduler_.counters().ops_replayed;
+    return op;
+  }
+  OpState& st = ops_[op];
+  st.kind = kind;
+  st.name = std::string(name);
+  return op;
+}
+
+int ExecutionCore::begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                                  Json input) {
+  int op = begin(OpKind::kActivity, spec->name);
+  OpState& st = ops_[op];
+  st.spec = std::move(spec);
+  st.call = std::move(call);
+  st.input = std::move(input);
+  return op;
+}
+
+int ExecutionCore::begin_timer(std::string_view name, std::optional<Duration> after,
+                               std::optional<TimePoint> at) {
+  int op = begin(OpKind::kTimer, name);
+  OpState& st = ops_[op];
+  if (!st.due) st.due = at ? *at : scheduler_.clock().now() + after.value_or(Duration{0});
+  return op;
+}
+
+int ExecutionCore::begin_deferred(std::string_view name, std::optional<Duration> timeout) {
+  int op = begin(OpKind::kDeferred, name);
+  OpState& st = ops_[op];
+  if (!st.scheduled && timeout) st.due = scheduler_.clock().now() + *timeout;
+  return op;
+}
+
+const Outcome* ExecutionCore::outcome(int op) {
+  OpState* st = find(op);
+  return st && st->outcome ? &*st->outcome : nullptr;
+}
+
+void ExecutionCore::wait(int op, Waiter* waiter) {
+  OpState* st = find(op);
+  if (!st || parked_) return;  // parked: never resumed; the frame is destroyed
+  st->waiter = waiter;
+  if (st->outcome) {
+    deliver(op, *st->outcome);
+    return;
+  }
+  if (cancel_requested_ && !cancel_delivered_ && !in_compensation_) {
+    deliver_cancel(op, *st);
+    return;
+  }
+  if (!st->live) start_live(op, *st);
+}
+
+void ExecutionCore::start_live(int op, OpState& st) {
+  st.live = true;
+  switch (st.kind) {
+    case OpKind::kActivity:
+      if (st.retry_at) {
+        scheduler_.arm(*this, op, *st.retry_at, TimerKind::kRetry, st.attempts_started);
+      } else {
+        start_attempt(op, st);
+      }
+      break;
+    case OpKind::kTimer:
+      if (!st.scheduled) {
+        st.scheduled = true;
+        append(EventType::kTimerScheduled, op, st.name, {{"due", to_ms(*st.due)}});
+        set_store_timer(op, st, *st.due);
+      }
+      scheduler_.arm(*this, op, *st.due, TimerKind::kSleep);
+      break;
+    case OpKind::kDeferred:
+      if (!st.scheduled) {
+        st.scheduled = true;
+        Json data = Json::object();
+        if (st.due) data["deadline"] = to_ms(*st.due);
+        append(EventType::kDeferredAwaited, op, st.name, std::move(data));
+        if (st.due) set_store_timer(op, st, *st.due);
+      }
+      if (st.due) scheduler_.arm(*this, op, *st.due, TimerKind::kDeferredDeadline);
+      check_deferred(op, st, false);
+      break;
+    case OpKind::kSideEffect:
+      break;
+  }
+}
+
+void ExecutionCore::start_attempt(int op, OpState& st) {
+  const RetryPolicy& retry = st.spec->options.retry;
+  int attempt = st.attempts_started + 1;
+  if (attempt > std::max(1, retry.max_attempts)) {
+    // The last attempt was interrupted (the process stopped while it ran).
+    Json error = st.last_error.is_null()
+                     ? Json{{"type", "durable::AttemptInterrupted"},
+                            {"message", fmt::format("attempt {} was interrupted before it "
+                                                    "finished and no attempts remain",
+                                                    st.attempts_started)}}
+                     : st.last_error;
+    error["activity"] = st.name;
+    error["attempts"] = st.attempts_started;
+    complete_op(op, Outcome::Kind::kError, EventType::kActivityFailed,
+                {{"error", error}, {"attempts", st.attempts_started}});
+    return;
+  }
+  st.attempts_started = attempt;
+  st.running_attempt = attempt;
+  st.cancel_flag = std::make_shared<std::atomic<bool>>(false);
+  Json data{{"attempt", attempt}};
+  if (attempt == 1) data["input"] = st.input;
+  append(EventType::kActivityStarted, op, st.name, std::move(data));
+  post_commit_.push_back(PostCommit{op, std::nullopt, attempt});
+}
+
+void ExecutionCore::on_activity_result(int op, int attempt, bool ok, Json value,
+                                       bool non_retryable) {
+  OpState* st = find(op);
+  if (!st || finished_ || st->abandoned || st->outcome || st->outcome_pending ||
+      st->running_attempt != attempt) {
+    return;  // a late answer: timed out, lost a race, cancelled, or the execution ended
+  }
+  st->running_attempt = 0;
+  if (ok) {
+    complete_op(op, Outcome::Kind::kValue, EventType::kActivityCompleted,
+                {{"value", std::move(value)}});
+  } else {
+    fail_attempt(op, *st, std::move(value), non_retryable);
+  }
+}
+
+void ExecutionCore::fail_attempt(int op, OpState& st, Json error, bool non_retryable) {
+  const RetryPolicy& retry = st.spec->options.retry;
+  int attempt = st.attempts_started;
+  std::string type = error.value("type", "");
+  bool listed = std::find(retry.non_retryable_errors.begin(), retry.non_retryable_errors.end(),
+                          type) != retry.non_retryable_errors.end();
+  if (non_retryable || listed || attempt >= retry.max_attempts) {
+    error["activity"] = st.name;
+    error["attempts"] = attempt;
+    complete_op(op, Outcome::Kind::kError, EventType::kActivityFailed,
+                {{"error", error}, {"attempts", attempt}});
+    return;
+  }
+  TimePoint retry_at = scheduler_.clock().now() + retry.backoff_after(attempt);
+  st.last_error = error;
+  st.retry_at = retry_at;
+  append(EventType::kActivityAttemptFailed, op, st.name,
+         {{"attempt", attempt}, {"error", std::move(error)}, {"retry_at", to_ms(retry_at)}});
+  set_store_timer(op, st, retry_at);
+  scheduler_.arm(*this, op, retry_at, TimerKind::kRetry, attempt);
+}
+
+void ExecutionCore::on_timer(int op, TimerKind kind, int generation) {
+  OpState* st = find(op);
+  if (!st || finished_ || st->abandoned || st->outcome || st->outcome_pending || !st->live) return;
+  switch (kind) {
+    case TimerKind::kSleep:
+      clear_store_timer(op, *st);
+      complete_op(op, Outcome::Kind::kValue, EventType::kTimerFired, Json::object());
+      break;
+    case TimerKind::kDeferredDeadline:
+      check_deferred(op, *st, true);
+      break;
+    case TimerKind::kRetry:
+      if (!st->retry_at || st->attempts_started != generation) return;
+      st->retry_at.reset();
+      clear_store_timer(op, *st);
+      start_attempt(op, *st);
+      break;
+    case TimerKind::kAttemptTimeout:
+      if (st->running_attempt != generation) return;
+      st->running_attempt = 0;
+      if (st->cancel_flag) st->cancel_flag->store(true);
+      fail_attempt(op, *st,
+                   {{"type", "durable::ActivityTimeout"},
+                    {"message", fmt::format("attempt {} timed out after {} ms", generation,
+                                            st->spec->options.timeout.count())}},
+                   false);
+      break;
+  }
+}
+
+void ExecutionCore::check_deferred(int op, OpState& st, bool deadline_passed) {
+  if (st.outcome || st.outcome_pending) return;
+  std::optional<DeferredRecord> record;
+  try {
+    record = deadline_passed ? scheduler_.store().close_deferred(id_, st.name,
+                                                                  scheduler_.clock().now())
+                             : scheduler_.store().get_deferred(id_, st.name);
+  } catch (const StoreError& e) {
+    // Looked at again on the next poke or store poll; a deadline is re-armed shortly.
+    scheduler_.fault(fmt::format("execution {}: reading deferred '{}': {}", id_, st.name, e.what()));
+    if (deadline_passed) {
+      scheduler_.arm(*this, op, scheduler_.clock().now() + Duration{100},
+                     TimerKind::kDeferredDeadline);
+    }
+    return;
+  }
+  if (!record) return;
+  clear_store_timer(op, st);
+  if (record->state == DeferredState::kResolved) {
+    Json value;
+    try {
+      value = Json::parse(record->value);
+    } catch (const Json::exception& e) {
+      park("durable::DecodeError",
+           fmt::format("execution {}: the resolution of deferred '{}' is not JSON: {}", id_,
+                       st.name, e.what()));
+    }
+    complete_op(op, Outcome::Kind::kValue, EventType::kDeferredResolved,
+                {{"value", std::move(value)}});
+  } else {
+    complete_op(op, Outcome::Kind::kTimedOut, EventType::kDeferredTimedOut, Json::object());
+  }
+}
+
+void ExecutionCore::on_poke(bool cancel_requested) {
+  if (finished_) return;
+  if (cancel_requested && !cancel_requested_) {
+    cancel_requested_ = true;
+    if (!cancel_delivered_ && !in_compensation_) {
+      for (auto& [op, st] : ops_) {
+        if (st.waiter && !st.outcome && !st.outcome_pending) {
+          deliver_cancel(op, st);
+          break;
+        }
+      }
+    }
+  }
+  for (auto& [op, st] : ops_) {
+    if (st.kind == OpKind::kDeferred && st.live && !st.abandoned) check_deferred(op, st, false);
+  }
+}
+
+void ExecutionCore::deliver_cancel(int op, OpState& st) {
+  cancel_delivered_ = true;
+  stop_live_work(op, st);
+  complete_op(op, Outcome::Kind::kCancelled, EventType::kOpCancelled, Json::object());
+}
+
+void ExecutionCore::complete_op(int op, Outcome::Kind kind, EventType type, Json data) {
+  OpState& st = ops_[op];
+  st.outcome_pending = true;
+  Json value = kind == Outcome::Kind::kError   ? data["error"]
+               : data.contains("value")        ? data["value"]
+                                               : Json(nullptr);
+  std::int64_t index = append(type, op, st.name, std::move(data));
+  post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
+}
+
+void ExecutionCore::deliver(int op, Outcome outcome) {
+  OpState& st = ops_[op];
+  st.outcome = std::move(outcome);
+  Waiter* w = st.waiter;
+  if (!w || w->fired) return;
+  if (w->any || --w->remaining <= 0) {
+    w->fired = true;
+    ready_.push_back(w->handle);
+    scheduler_.make_ready(this);
+  }
+}
+
+void ExecutionCore::release(int op) noexcept {
+  auto it = ops_.find(op);
+  if (it == ops_.end()) return;
+  OpState& st = it->second;
+  if (!st.outcome && !st.outcome_pending && st.live) stop_live_work(op, st);
+  ops_.erase(it);
+}
+
+void ExecutionCore::stop_live_work(int op, OpState& st) noexcept {
+  st.abandoned = true;
+  st.waiter = nullptr;
+  if (st.cancel_flag) st.cancel_flag->store(true);
+  st.running_attempt = 0;
+  clear_store_timer(op, st);
+}
+
+void ExecutionCore::abandon_all() noexcept {
+  for (auto& [op, st] : ops_) {
+    if (st.live && !st.outcome) stop_live_work(op, st);
+  }
+}
+
+void ExecutionCore::set_store_timer(int op, OpState& st, TimePoint due) {
+  st.store_timer = true;
+  set_timers_.push_back(TimerEntry{id_, op, due});
+}
+
+void ExecutionCore::clear_store_timer(int op, OpState& st) noexcept {
+  if (!st.store_timer) return;
+  st.store_timer = false;
+  try {
+    clear_timers_.push_back(op);
+    dirty_ = true;
+  } catch (...) {
+    // Out of memory: the store keeps a stale timer row, which the engine ignores when it fires.
+  }
+}
+
+Json ExecutionCore::side_effect(std::string_view name, const std::function<Json()>& make) {
+  int op = begin(OpKind::kSideEffect, name);
+  OpState& st = ops_[op];
+  if (st.outcome) {
+    Json value = st.outcome->data;
+    ops_.erase(op);
+    return value;
+  }
+  Json value = make();
+  append(EventType::kSideEffect, op, name, {{"value", value}});
+  ops_.erase(op);
+  return value;
+}
+
+void ExecutionCore::add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                                     Json input) {
+  compensations_.push_back(Compensation{std::move(spec), std::move(call), std::move(input)});
+}
+
+std::string ExecutionCore::token(std::string_view deferred) {
+  return encode_token(TokenClaims{id_, std::string(deferred)}, scheduler_.secret());
+}
+
+void ExecutionCore::park(std::string type, std::string message) {
+  if (!parked_) {
+    parked_ = true;
+    park_type_ = std::move(type);
+    park_message_ = std::move(message);
+  }
+  throw ParkedSignal{};
+}
+
+std::string ExecutionCore::describe_op(int op) const {
+  auto it = ops_.find(op);
+  if (it == ops_.end()) return fmt::format("operation {} of execution {}", op, id_);
+  return fmt::format("{} '{}' (operation {}) of execution {}", kind_name(it->second.kind),
+                     it->second.name, op, id_);
+}
+
+}  // namespace durable::detail

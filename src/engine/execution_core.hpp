@@ -1,0 +1,169 @@
+// ExecutionCore: one loaded execution: its coroutine, its operations and what it has yet to
+// commit. Owned by the scheduler; touched only on the scheduler thread.
+//
+// Life of an operation (op): workflow code creates it (begin_*), which checks it against the
+// journal; awaiting it either finds its outcome (replay: no suspension) or starts it live. Live
+// work appends events to `pending_` and queues post-commit actions; an outcome reaches workflow
+// code only through a post-commit action, i.e. once the event that records it is durable.
+#pragma once
+
+#include <atomic>
+#include <coroutine>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "durable/engine.hpp"
+
+namespace durable::detail {
+
+class Scheduler;
+
+enum class OpKind : std::uint8_t { kActivity = 1, kTimer = 2, kDeferred = 3, kSideEffect = 4 };
+
+struct OpState {
+  OpKind kind = OpKind::kActivity;
+  std::string name;
+  bool from_journal = false;    // the loaded journal has events for this op
+  bool live = false;            // started (or resumed) by this engine
+  bool outcome_pending = false; // an outcome event is appended but not yet durable
+  bool abandoned = false;
+  std::optional<Outcome> outcome;  // durable outcome
+  Waiter* waiter = nullptr;
+
+  // Activities.
+  std::shared_ptr<const ActivitySpec> spec;
+  ActivityCall call;
+  Json input;
+  int attempts_started = 0;
+  int running_attempt = 0;  // dispatched and not yet answered; 0 for none
+  Json last_error;
+  std::shared_ptr<std::atomic<bool>> cancel_flag;
+
+  // Timers (due), deferred waits (deadline) and activity retries (retry_at).
+  std::optional<TimePoint> due;
+  std::optional<TimePoint> retry_at;
+  bool scheduled = false;  // kTimerScheduled / kDeferredAwaited is journaled or pending
+  bool store_timer = false;
+};
+
+// Kinds of scheduler timers; an entry is checked against the op's state when it fires.
+enum class TimerKind : std::uint8_t { kSleep, kDeferredDeadline, kRetry, kAttemptTimeout };
+
+class ExecutionCore {
+ public:
+  ExecutionCore(Scheduler& scheduler, std::string id, std::shared_ptr<const WorkflowSpec> spec,
+                Json input, std::int64_t next_index);
+  ~ExecutionCore();
+
+  // Rebuilds op state from a journal loaded from the store (events 1..). Throws DecodeError or
+  // StoreError naming the execution and index for an event it cannot read.
+  void load(const std::vector<Event>& events, bool cancel_requested);
+  // Creates the root coroutine and queues it to run.
+  void start();
+
+  // Scheduler side.
+  void run_ready();
+  bool has_ready() const { return !ready_.empty(); }
+  // Whether the scheduler has this execution on its list of executions to run and commit.
+  bool queued() const { return queued_; }
+  void set_queued(bool queued) { queued_ = queued; }
+  bool dirty() const { return dirty_; }
+  bool finished() const { return finished_; }
+  bool parked() const { return parked_; }
+  ExecutionWrite take_write();
+  // Takes back the output of a write whose commit failed, to be committed again.
+  void restore(ExecutionWrite write);
+  void on_committed();
+  void on_activity_result(int op, int attempt, bool ok, Json value, bool non_retryable);
+  void on_timer(int op, TimerKind kind, int generation);
+  void on_poke(bool cancel_requested);
+  void abandon_all() noexcept;
+  const std::string& id() const { return id_; }
+  const std::string& workflow() const { return spec_->name; }
+
+  // Workflow side (through core_api.hpp).
+  int begin(OpKind kind, std::string_view name);
+  int begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
+  int begin_timer(std::string_view name, std::optional<Duration> after,
+                  std::optional<TimePoint> at);
+  int begin_deferred(std::string_view name, std::optional<Duration> timeout);
+  const Outcome* outcome(int op);
+  void wait(int op, Waiter* waiter);
+  void release(int op) noexcept;
+  Json side_effect(std::string_view name, const std::function<Json()>& make);
+  void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
+  std::string token(std::string_view deferred);
+  bool is_replaying() const { return next_op_ <= last_journaled_op_; }
+  [[noreturn]] void park(std::string type, std::string message);
+  std::string describe_op(int op) const;
+
+ private:
+  struct Compensation {
+    std::shared_ptr<const ActivitySpec> spec;
+    ActivityCall call;
+    Json input;
+  };
+  struct PostCommit {
+    int op;
+    std::optional<Outcome> deliver;  // else: dispatch attempt `attempt` of activity `op`
+    int attempt = 0;
+  };
+
+  Task<Json> root();
+  void finish();
+  std::int64_t append(EventType type, int op, std::string_view name, Json data);
+  void complete_op(int op, Outcome::Kind kind, EventType type, Json data);
+  void start_live(int op, OpState& st);
+  void start_attempt(int op, OpState& st);
+  void fail_attempt(int op, OpState& st, Json error, bool non_retryable);
+  void check_deferred(int op, OpState& st, bool deadline_passed);
+  void deliver(int op, Outcome outcome);
+  void deliver_cancel(int op, OpState& st);
+  void stop_live_work(int op, OpState& st) noexcept;
+  void set_store_timer(int op, OpState& st, TimePoint due);
+  void clear_store_timer(int op, OpState& st) noexcept;
+  ExecutionStatus current_status(std::string& waiting_on) const;
+  OpState* find(int op);
+
+  Scheduler& scheduler_;
+  std::string id_;
+  std::shared_ptr<const WorkflowSpec> spec_;
+  Json input_;
+  std::unique_ptr<WorkflowContext> ctx_;
+  Task<Json> root_;
+  std::vector<std::coroutine_handle<>> ready_;
+
+  std::map<int, OpState> ops_;
+  int next_op_ = 0;
+  int last_journaled_op_ = -1;
+  std::vector<Compensation> compensations_;
+  bool compensation_journaled_ = false;
+  bool in_compensation_ = false;
+
+  bool cancel_requested_ = false;
+  bool cancel_delivered_ = false;
+  bool parked_ = false;
+  bool finished_ = false;
+  std::string park_type_;
+  std::string park_message_;
+
+  // Uncommitted output.
+  std::int64_t committed_next_;
+  std::int64_t next_index_;
+  std::vector<Event> pending_;
+  std::vector<PostCommit> post_commit_;
+  std::vector<TimerEntry> set_timers_;
+  std::vector<std::int32_t> clear_timers_;
+  std::optional<ExecutionStatus> final_status_;
+  std::string final_result_, final_error_;
+  std::optional<ExecutionStatus> written_status_;
+  std::string written_waiting_on_;
+  bool dirty_ = true;
+  bool queued_ = false;
+};
+
+}  // namespace durable::detail

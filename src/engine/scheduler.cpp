@@ -1,0 +1,489 @@
+#include "engine/scheduler.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "engine/errors_json.hpp"
+
+namespace durable::detail {
+namespace {
+
+constexpr std::size_t kRunnableBatch = 256;
+constexpr std::chrono::milliseconds kMaxCommitBackoff{1000};
+
+}  // namespace
+
+Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options)
+    : store_(std::move(store)),
+      options_(std::move(options)),
+      clock_(options_.clock ? options_.clock : &SystemClock::instance()),
+      pool_(options_.activity_threads) {}
+
+Scheduler::~Scheduler() { stop(); }
+
+void Scheduler::start() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (running_) return;
+    running_ = true;
+    stopping_ = false;
+    idle_ = false;
+  }
+  clock_listener_ = clock_->add_listener([this] { post([] {}); });
+  pool_.start();
+  thread_ = std::thread([this] { loop(); });
+  post([this] { recover(); });
+}
+
+bool Scheduler::started() const {
+  std::lock_guard lock(inbox_mutex_);
+  return running_;
+}
+
+void Scheduler::stop() {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    if (!running_ || stopping_) return;
+    stopping_ = true;
+  }
+  inbox_cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  clock_->remove_listener(clock_listener_);
+  // The loop has stopped: ask running attempts to give up, wait for the workers, then drop the
+  // coroutine frames. Nothing uncommitted is flushed: to the journal this is a crash.
+  for (auto& [id, core] : executions_) core->abandon_all();
+  pool_.stop();
+  executions_.clear();
+  ready_.clear();
+  timers_ = {};
+  for (auto& c : creates_) {
+    c.done.set_exception(std::make_exception_ptr(DurableError("the engine stopped")));
+  }
+  creates_.clear();
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.clear();
+    running_ = false;
+    idle_ = true;
+  }
+  idle_cv_.notify_all();
+  notify_final();
+}
+
+void Scheduler::post(std::function<void()> fn) {
+  {
+    std::lock_guard lock(inbox_mutex_);
+    inbox_.push_back(std::move(fn));
+    idle_ = false;
+  }
+  inbox_cv_.notify_one();
+}
+
+void Scheduler::add_workflow(std::shared_ptr<const WorkflowSpec> spec) {
+  std::lock_guard lock(registry_mutex_);
+  workflows_[spec->name] = std::move(spec);
+}
+
+std::shared_ptr<const WorkflowSpec> Scheduler::find_workflow(const std::string& name) const {
+  std::lock_guard lock(registry_mutex_);
+  auto it = workflows_.find(name);
+  return it == workflows_.end() ? nullptr : it->second;
+}
+
+void Scheduler::add_deferred_check(const std::string& name,
+                                   std::function<void(const Json&)> check) {
+  std::lock_guard lock(registry_mutex_);
+  deferred_checks_[name] = std::move(check);
+}
+
+void Scheduler::check_resolution(const std::string& deferred, const Json& value) const {
+  std::function<void(const Json&)> check;
+  {
+    std::lock_guard lock(registry_mutex_);
+    auto it = deferred_checks_.find(deferred);
+    if (it != deferred_checks_.end()) check = it->second;
+  }
+  if (check) check(value);
+}
+
+const std::string& Scheduler::secret() {
+  std::call_once(secret_once_, [this] { secret_ = store_->token_secret(); });
+  return secret_;
+}
+
+void Scheduler::fault(const std::string& message) {
+  if (options_.on_fault) options_.on_fault(message);
+}
+
+std::string Scheduler::create(NewExecution execution) {
+  std::string id = execution.id;
+  auto done = std::make_shared<std::promise<void>>();
+  auto result = done->get_future();
+  post([this, execution = std::move(execution), done]() mutable {
+    creates_.push_back(PendingCreate{std::move(execution), std::move(*done)});
+  });
+  result.get();
+  return id;
+}
+
+void Scheduler::poke(const std::string& id) {
+  post([this, id] {
+    auto it = executions_.find(id);
+    if (it == executions_.end()) {
+      load(id);
+      return;
+    }
+    std::optional<ExecutionRecord> record;
+    try {
+      record = store_->get_execution(id);
+    } catch (const StoreError& e) {
+      fault(fmt::format("execution {}: reading its record: {}", id, e.what()));
+      return;
+    }
+    it->second->on_poke(record && record->cancel_requested);
+    make_ready(it->second.get());
+  });
+}
+
+void Scheduler::make_ready(ExecutionCore* core) {
+  if (core->queued()) return;
+  core->set_queued(true);
+  ready_.push_back(core);
+}
+
+void Scheduler::arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, int generation) {
+  timers_.push(TimerItem{due, core.id(), op, kind, generation});
+}
+
+void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState& st) {
+  ++stats_.activity_attempts;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    ++activities_in_flight_;
+  }
+  if (st.spec->options.timeout.count() > 0) {
+    arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
+  }
+  pool_.submit([this, id = core.id(), op, attempt, spec = st.spec, call = st.call,
+                flag = st.cancel_flag] {
+    ActivityContext ctx(id, spec->name, op, attempt, flag);
+    bool ok = false;
+    bool non_retryable = false;
+    Json value;
+    try {
+      value = call(ctx);
+      ok = true;
+    } catch (...) {
+      CaughtError caught = describe_current_exception();
+      value = std::move(caught.error);
+      non_retryable = caught.non_retryable;
+    }
+    {
+      std::lock_guard lock(inbox_mutex_);
+      --activities_in_flight_;
+      inbox_.push_back([this, id, op, attempt, ok, value = std::move(value), non_retryable] {
+        auto it = executions_.find(id);
+        if (it == executions_.end()) return;
+        it->second->on_activity_result(op, attempt, ok, value, non_retryable);
+        make_ready(it->second.get());
+      });
+      idle_ = false;
+    }
+    inbox_cv_.notify_one();
+  });
+}
+
+void Scheduler::loop() {
+  for (;;) {
+    std::vector<std::function<void()>> work;
+    {
+      std::lock_guard lock(inbox_mutex_);
+      work.swap(inbox_);
+    }
+    for (auto& fn : work) fn();
+    fire_due_timers();
+    poll_store();
+    run_ready();
+    commit();
+
+    std::unique_lock lock(inbox_mutex_);
+    if (stopping_) return;
+    if (commit_failures_ > 0) {
+      // Back off before trying the store again; only stop() cuts the wait short.
+      auto backoff = std::min(kMaxCommitBackoff,
+                              std::chrono::milliseconds(10 << std::min(commit_failures_, 7)));
+      inbox_cv_.wait_for(lock, backoff, [&] { return stopping_; });
+      if (stopping_) return;
+      continue;
+    }
+    if (!inbox_.empty() || !ready_.empty() || !creates_.empty()) continue;
+    if (activities_in_flight_ == 0) {
+      idle_ = true;
+      idle_cv_.notify_all();
+    }
+    auto wait = std::chrono::nanoseconds(options_.store_poll_interval);
+    if (!timers_.empty()) wait = std::min(wait, clock_->real_wait_until(timers_.top().due));
+    inbox_cv_.wait_for(lock, wait, [&] { return stopping_ || !inbox_.empty(); });
+    if (stopping_) return;
+  }
+}
+
+void Scheduler::fire_due_timers() {
+  TimePoint now = clock_->now();
+  while (!timers_.empty() && timers_.top().due <= now) {
+    TimerItem item = timers_.top();
+    timers_.pop();
+    auto it = executions_.find(item.execution_id);
+    if (it == executions_.end()) continue;
+    it->second->on_timer(item.op, item.kind, item.generation);
+    make_ready(it->second.get());
+  }
+}
+
+void Scheduler::poll_store() {
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_poll_ < options_.store_poll_interval) return;
+  last_poll_ = now;
+  std::vector<std::string> ids;
+  try {
+    ids = store_->take_runnable(kRunnableBatch);
+  } catch (const StoreError& e) {
+    fault(fmt::format("polling the store for wake-ups: {}", e.what()));
+    return;
+  }
+  for (const auto& id : ids) {
+    auto it = executions_.find(id);
+    if (it == executions_.end()) {
+      load(id);
+      continue;
+    }
+    std::optional<ExecutionRecord> record;
+    try {
+      record = store_->get_execution(id);
+    } catch (const StoreError& e) {
+      fault(fmt::format("execution {}: reading its record: {}", id, e.what()));
+      continue;
+    }
+    it->second->on_poke(record && record->cancel_requested);
+    make_ready(it->second.get());
+  }
+}
+
+void Scheduler::run_ready() {
+  // Workflow code only runs while nothing is waiting to be committed after a failed commit, so a
+  // failing store cannot make pending journal output grow without bound.
+  if (commit_failures_ > 0) return;
+  for (std::size_t i = 0; i < ready_.size(); ++i) {
+    ExecutionCore* core = ready_[i];
+    if (!core->finished()) core->run_ready();
+  }
+}
+
+void Scheduler::commit() {
+  if (ready_.empty() && creates_.empty()) return;
+  CommitBatch batch;
+  for (auto& c : creates_) batch.creates.push_back(c.execution);
+  std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
+  for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
+  std::erase_if(batch.writes, [](const ExecutionWrite& w) {
+    return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty();
+  });
+
+  CommitResult result;
+  if (!batch.empty()) {
+    try {
+      result = store_->commit(batch);
+      commit_failures_ = 0;
+    } catch (const StaleWriteError& e) {
+      // Another writer got there first: drop our view of that execution and load it again.
+      fault(e.what());
+      auto it = executions_.find(e.execution_id());
+      if (it != executions_.end()) {
+        std::erase(ready_, it->second.get());
+        executions_.erase(it);
+      }
+      std::string id = e.execution_id();
+      post([this, id] { load(id); });
+      for (auto* core : cores) {
+        if (executions_.contains(core->id())) core->set_queued(true);
+      }
+      restore_writes(batch);
+      return;
+    } catch (const std::exception& e) {
+      ++commit_failures_;
+      ++stats_.store_faults;
+      fault(fmt::format("journal commit failed (attempt {}), will retry: {}", commit_failures_,
+                        e.what()));
+      restore_writes(batch);
+      return;
+    }
+  }
+
+  ++stats_.commits;
+  for (const auto& w : batch.writes) stats_.events_committed += w.events.size();
+  ready_.clear();
+  bool any_final = false;
+  for (ExecutionCore* core : cores) {
+    core->set_queued(false);
+    core->on_committed();
+  }
+  for (std::size_t i = 0; i < creates_.size(); ++i) {
+    PendingCreate& c = creates_[i];
+    if (result.created.size() > i && result.created[i]) {
+      auto spec = find_workflow(c.execution.workflow);
+      auto core = std::make_unique<ExecutionCore>(*this, c.execution.id, spec,
+                                                  Json::parse(c.execution.input), 1);
+      ExecutionCore* raw = core.get();
+      executions_[c.execution.id] = std::move(core);
+      raw->start();
+    } else if (!executions_.contains(c.execution.id)) {
+      load(c.execution.id);
+    }
+    c.done.set_value();
+  }
+  creates_.clear();
+  for (ExecutionCore* core : cores) {
+    if (core->finished()) {
+      any_final = true;
+      executions_.erase(core->id());
+    }
+  }
+  {
+    std::lock_guard lock(stats_mutex_);
+    published_ = stats_;
+  }
+  if (any_final) notify_final();
+}
+
+void Scheduler::restore_writes(CommitBatch& batch) {
+  // The cores handed their pending output to the failed batch; give it back in order.
+  for (auto& w : batch.writes) {
+    auto it = executions_.find(w.execution_id);
+    if (it != executions_.end()) it->second->restore(std::move(w));
+  }
+}
+
+void Scheduler::load(const std::string& id) {
+  if (executions_.contains(id)) return;
+  std::optional<ExecutionRecord> record;
+  try {
+    record = store_->get_execution(id);
+  } catch (const StoreError& e) {
+    fault(fmt::format("execution {}: cannot read it: {}", id, e.what()));
+    return;
+  }
+  if (!record || is_final(record->status) ||
+      record->status == ExecutionStatus::kNeedsAttention) {
+    return;
+  }
+  auto spec = find_workflow(record->workflow);
+  if (!spec) {
+    park_unloadable(*record, "durable::UnknownWorkflow",
+                    fmt::format("execution {}: no workflow named '{}' is registered with this "
+                                "engine; register it and resume the execution",
+                                id, record->workflow));
+    return;
+  }
+  try {
+    auto events = store_->load_events(id, 0);
+    auto core = std::make_unique<ExecutionCore>(*this, id, spec, Json::parse(record->input),
+                                                record->next_index);
+    core->load(events, record->cancel_requested);
+    ExecutionCore* raw = core.get();
+    executions_[id] = std::move(core);
+    ++stats_.executions_loaded;
+    raw->start();
+  } catch (const StoreError& e) {
+    if (e.retryable()) {
+      fault(fmt::format("execution {}: loading its journal failed, will retry: {}", id, e.what()));
+      post([this, id] { load(id); });
+      return;
+    }
+    park_unloadable(*record, "durable::CorruptJournal", e.what());
+  } catch (const std::exception& e) {
+    park_unloadable(*record, "durable::CorruptJournal", e.what());
+  }
+}
+
+void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string& type,
+                                const std::string& message) {
+  fault(message);
+  ExecutionWrite w;
+  w.execution_id = record.id;
+  w.expected_next_index = record.next_index;
+  w.status = ExecutionStatus::kNeedsAttention;
+  w.error = Json{{"type", type}, {"message", message}}.dump();
+  try {
+    CommitBatch batch;
+    batch.writes.push_back(std::move(w));
+    store_->commit(batch);
+  } catch (const std::exception& e) {
+    fault(fmt::format("execution {}: could not record that it needs attention: {}", record.id,
+                      e.what()));
+  }
+  notify_final();
+}
+
+void Scheduler::recover() {
+  ListQuery query;
+  query.statuses = {ExecutionStatus::kRunning, ExecutionStatus::kWaiting};
+  query.limit = 500;
+  for (;;) {
+    ListPage page;
+    try {
+      page = store_->list_executions(query);
+    } catch (const StoreError& e) {
+      fault(fmt::format("recovering unfinished executions failed, will retry: {}", e.what()));
+      post([this] { recover(); });
+      return;
+    }
+    for (const auto& record : page.executions) load(record.id);
+    if (page.next_page_token.empty()) break;
+    query.page_token = page.next_page_token;
+  }
+}
+
+std::optional<ExecutionRecord> Scheduler::wait_final(const std::string& id,
+                                                     std::optional<Duration> timeout) {
+  auto deadline = std::chrono::steady_clock::now() +
+                  (timeout ? std::chrono::nanoseconds(*timeout) : std::chrono::hours(24 * 365));
+  for (;;) {
+    std::uint64_t generation;
+    {
+      std::lock_guard lock(final_mutex_);
+      generation = final_generation_;
+    }
+    auto record = store_->get_execution(id);
+    if (!record) throw NoSuchExecution("no execution with id " + id);
+    if (is_final(record->status) || record->status == ExecutionStatus::kNeedsAttention) {
+      return record;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return std::nullopt;
+    // Finishing in this engine notifies; another process's finish is seen by polling.
+    std::unique_lock lock(final_mutex_);
+    final_cv_.wait_until(lock, std::min(deadline, now + options_.store_poll_interval),
+                         [&] { return final_generation_ != generation; });
+  }
+}
+
+void Scheduler::notify_final() {
+  {
+    std::lock_guard lock(final_mutex_);
+    ++final_generation_;
+  }
+  final_cv_.notify_all();
+}
+
+void Scheduler::wait_idle() {
+  std::unique_lock lock(inbox_mutex_);
+  idle_cv_.wait(lock, [&] { return !running_ || (idle_ && inbox_.empty()); });
+}
+
+EngineStats Scheduler::stats() const {
+  std::lock_guard lock(stats_mutex_);
+  return published_;
+}
+
+}  // namespace durable::detail

@@ -1,0 +1,128 @@
+// Scheduler: the engine's one thread that runs workflow code, fires timers and group-commits the
+// journal writes of every execution, plus the worker pool that runs activities.
+//
+// Everything below "loop thread only" is touched by the scheduler thread alone. Other threads talk
+// to it by posting closures to the inbox (post) and read the store directly.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <future>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <queue>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "durable/engine.hpp"
+#include "engine/activity_pool.hpp"
+#include "engine/execution_core.hpp"
+
+namespace durable::detail {
+
+class Scheduler {
+ public:
+  Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options);
+  ~Scheduler();
+
+  void start();
+  void stop();
+  bool started() const;
+
+  void add_workflow(std::shared_ptr<const WorkflowSpec> spec);
+  std::shared_ptr<const WorkflowSpec> find_workflow(const std::string& name) const;
+  void add_deferred_check(const std::string& name, std::function<void(const Json&)> check);
+  void check_resolution(const std::string& deferred, const Json& value) const;
+
+  // Durably creates (or finds) an execution and makes sure it runs; returns its id.
+  std::string create(NewExecution execution);
+  // Wakes an execution after a resolution, a cancellation or a resume.
+  void poke(const std::string& id);
+  std::optional<ExecutionRecord> wait_final(const std::string& id,
+                                            std::optional<Duration> timeout);
+  void wait_idle();
+  EngineStats stats() const;
+
+  JournalStore& store() { return *store_; }
+  Clock& clock() { return *clock_; }
+  const std::string& secret();
+  void fault(const std::string& message);
+
+  // Loop thread only: used by ExecutionCore.
+  void make_ready(ExecutionCore* core);
+  void arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, int generation = 0);
+  void dispatch(ExecutionCore& core, int op, int attempt, const OpState& st);
+  EngineStats& counters() { return stats_; }
+
+ private:
+  struct TimerItem {
+    TimePoint due;
+    std::string execution_id;
+    int op;
+    TimerKind kind;
+    int generation;
+    bool operator>(const TimerItem& o) const { return due > o.due; }
+  };
+  struct PendingCreate {
+    NewExecution execution;
+    std::promise<void> done;
+  };
+
+  void post(std::function<void()> fn);
+  void loop();
+  void fire_due_timers();
+  void poll_store();
+  void run_ready();
+  void commit();
+  void restore_writes(CommitBatch& batch);
+  void load(const std::string& id);
+  void recover();
+  void park_unloadable(const ExecutionRecord& record, const std::string& type,
+                       const std::string& message);
+  void notify_final();
+
+  std::shared_ptr<JournalStore> store_;
+  EngineOptions options_;
+  Clock* clock_;
+  int clock_listener_ = 0;
+  ActivityPool pool_;
+
+  mutable std::mutex registry_mutex_;
+  std::map<std::string, std::shared_ptr<const WorkflowSpec>> workflows_;
+  std::map<std::string, std::function<void(const Json&)>> deferred_checks_;
+  std::once_flag secret_once_;
+  std::string secret_;
+
+  // The inbox and the idle flag share one mutex so wait_idle() cannot miss posted work.
+  mutable std::mutex inbox_mutex_;
+  std::condition_variable inbox_cv_;
+  std::condition_variable idle_cv_;
+  std::vector<std::function<void()>> inbox_;
+  bool idle_ = false;
+  bool stopping_ = false;
+  bool running_ = false;
+  std::size_t activities_in_flight_ = 0;
+  std::thread thread_;
+
+  std::mutex final_mutex_;
+  std::condition_variable final_cv_;
+  std::uint64_t final_generation_ = 0;
+
+  mutable std::mutex stats_mutex_;
+  EngineStats published_;  // a snapshot of stats_, refreshed after each commit
+
+  // Loop thread only.
+  EngineStats stats_;
+  std::unordered_map<std::string, std::unique_ptr<ExecutionCore>> executions_;
+  std::deque<ExecutionCore*> ready_;
+  std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
+  std::vector<PendingCreate> creates_;
+  std::chrono::steady_clock::time_point last_poll_{};
+  int commit_failures_ = 0;
+};
+
+}  // namespace durable::detail
