@@ -1,1 +1,307 @@
-// placeholder
+// MemoryStore: the JournalStore contract over plain containers guarded by one mutex. Every mutating
+// method validates everything it will do before it changes anything, so a throw has no effect
+// (there is no rollback to fall back on).
+#include "durable/memory_store.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <tuple>
+#include <unordered_map>
+
+#include "durable/errors.hpp"
+#include "store/store_common.hpp"
+
+namespace durable {
+namespace {
+
+struct Execution {
+  ExecutionRecord record;
+  std::vector<Event> events;
+  bool runnable = false;
+};
+
+using TimerKey = std::pair<std::string, std::int32_t>;                // (execution, op)
+using TimerOrder = std::tuple<TimePoint, std::string, std::int32_t>;  // (due, execution, op)
+using DeferredKey = std::pair<std::string, std::string>;              // (execution, name)
+
+}  // namespace
+
+struct MemoryStore::State {
+  std::mutex mutex;
+  std::unordered_map<std::string, Execution> executions;
+  // Listing order (created_at, id), so paging is a range scan.
+  std::set<std::pair<TimePoint, std::string>> by_created;
+  std::map<TimerKey, TimePoint> timers;
+  std::set<TimerOrder> timers_by_due;
+  std::map<DeferredKey, DeferredRecord> deferreds;
+  // Executions marked runnable, oldest mark first; Execution::runnable says whether a mark is live.
+  std::deque<std::string> runnable;
+  std::optional<std::string> token_secret;
+
+  Execution* find(const std::string& id) {
+    auto it = executions.find(id);
+    return it == executions.end() ? nullptr : &it->second;
+  }
+
+  void mark_runnable(Execution& execution) {
+    if (execution.runnable) return;
+    execution.runnable = true;
+    runnable.push_back(execution.record.id);
+  }
+
+  void set_timer(const TimerEntry& timer) {
+    TimerKey key{timer.execution_id, timer.op};
+    auto [it, inserted] = timers.try_emplace(key, timer.due);
+    if (!inserted) {
+      timers_by_due.erase({it->second, timer.execution_id, timer.op});
+      it->second = timer.due;
+    }
+    timers_by_due.insert({timer.due, timer.execution_id, timer.op});
+  }
+
+  void clear_timer(const std::string& execution_id, std::int32_t op) {
+    auto it = timers.find({execution_id, op});
+    if (it == timers.end()) return;
+    timers_by_due.erase({it->second, execution_id, op});
+    timers.erase(it);
+  }
+
+  void create(const NewExecution& spec, std::string started_data) {
+    Execution execution;
+    execution.record.id = spec.id;
+    execution.record.workflow = spec.workflow;
+    execution.record.input = spec.input;
+    execution.record.status = ExecutionStatus::kRunning;
+    execution.record.next_index = 1;
+    execution.record.created_at = spec.created_at;
+    execution.record.updated_at = spec.created_at;
+    execution.events.push_back(Event{.index = 0,
+                                     .type = EventType::kStarted,
+                                     .op = -1,
+                                     .name = spec.workflow,
+                                     .data = std::move(started_data),
+                                     .time = spec.created_at});
+    by_created.insert({spec.created_at, spec.id});
+    executions.emplace(spec.id, std::move(execution));
+  }
+
+  void apply(const ExecutionWrite& write) {
+    Execution& execution = executions.at(write.execution_id);
+    ExecutionRecord& record = execution.record;
+    for (const Event& event : write.events) {
+      execution.events.push_back(event);
+      record.updated_at = std::max(record.updated_at, event.time);
+    }
+    record.next_index += static_cast<std::int64_t>(write.events.size());
+    if (write.status) {
+      record.status = *write.status;
+      record.waiting_on = write.waiting_on;
+      record.result = write.result;
+      record.error = write.error;
+    }
+    for (std::int32_t op : write.clear_timers) clear_timer(write.execution_id, op);
+    for (TimerEntry timer : write.set_timers) {
+      if (timer.execution_id.empty()) timer.execution_id = write.execution_id;
+      set_timer(timer);
+    }
+  }
+};
+
+MemoryStore::MemoryStore() : state_(std::make_unique<State>()) {}
+MemoryStore::~MemoryStore() = default;
+
+CommitResult MemoryStore::commit(const CommitBatch& batch) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+
+  // Validate the whole batch against a projection of the next indices it would produce.
+  std::unordered_map<std::string, std::int64_t> next_index;
+  std::vector<std::string> started_data(batch.creates.size());
+  CommitResult result;
+  result.created.resize(batch.creates.size(), false);
+  for (std::size_t i = 0; i < batch.creates.size(); ++i) {
+    const NewExecution& spec = batch.creates[i];
+    if (s.find(spec.id) || next_index.contains(spec.id)) continue;
+    started_data[i] = store::started_event_data(spec);
+    next_index[spec.id] = 1;
+    result.created[i] = true;
+  }
+  auto current_next = [&](const std::string& id) -> std::int64_t {
+    if (auto it = next_index.find(id); it != next_index.end()) return it->second;
+    const Execution* execution = s.find(id);
+    return execution ? execution->record.next_index : -1;
+  };
+  for (const ExecutionWrite& write : batch.writes) {
+    std::int64_t actual = current_next(write.execution_id);
+    if (actual < 0 || actual != write.expected_next_index) {
+      throw StaleWriteError(write.execution_id, write.expected_next_index, actual);
+    }
+    store::check_write_events(write);
+    for (const TimerEntry& timer : write.set_timers) {
+      if (!timer.execution_id.empty() && current_next(timer.execution_id) < 0) {
+        throw StoreError(fmt::format("execution {}: sets a timer (op {}) on unknown execution {}",
+                                     write.execution_id, timer.op, timer.execution_id),
+                         /*retryable=*/false);
+      }
+    }
+    next_index[write.execution_id] = actual + static_cast<std::int64_t>(write.events.size());
+  }
+
+  for (std::size_t i = 0; i < batch.creates.size(); ++i) {
+    if (result.created[i]) s.create(batch.creates[i], std::move(started_data[i]));
+  }
+  for (const ExecutionWrite& write : batch.writes) s.apply(write);
+  return result;
+}
+
+std::optional<ExecutionRecord> MemoryStore::get_execution(const std::string& id) {
+  std::lock_guard lock(state_->mutex);
+  const Execution* execution = state_->find(id);
+  if (!execution) return std::nullopt;
+  return execution->record;
+}
+
+std::vector<Event> MemoryStore::load_events(const std::string& id, std::int64_t from_index) {
+  std::lock_guard lock(state_->mutex);
+  const Execution* execution = state_->find(id);
+  if (!execution) return {};
+  auto from = static_cast<std::size_t>(std::max<std::int64_t>(from_index, 0));
+  if (from >= execution->events.size()) return {};
+  return {execution->events.begin() + static_cast<std::ptrdiff_t>(from), execution->events.end()};
+}
+
+ListPage MemoryStore::list_executions(const ListQuery& query) {
+  std::size_t limit = std::max<std::size_t>(query.limit, 1);
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+
+  auto it = s.by_created.begin();
+  if (!query.page_token.empty()) {
+    it = s.by_created.upper_bound(store::decode_page_token(query.page_token));
+  } else if (query.created_after) {
+    it = s.by_created.lower_bound({*query.created_after, std::string{}});
+  }
+  auto matches = [&](const ExecutionRecord& r) {
+    if (query.workflow && r.workflow != *query.workflow) return false;
+    if (!query.statuses.empty() &&
+        std::find(query.statuses.begin(), query.statuses.end(), r.status) == query.statuses.end()) {
+      return false;
+    }
+    return !query.created_after || r.created_at >= *query.created_after;
+  };
+
+  ListPage page;
+  for (; it != s.by_created.end(); ++it) {
+    if (query.created_before && it->first >= *query.created_before) break;
+    const ExecutionRecord& record = s.executions.at(it->second).record;
+    if (!matches(record)) continue;
+    if (page.executions.size() == limit) {
+      const ExecutionRecord& last = page.executions.back();
+      page.next_page_token = store::encode_page_token(last.created_at, last.id);
+      break;
+    }
+    page.executions.push_back(record);
+  }
+  return page;
+}
+
+std::vector<TimerEntry> MemoryStore::due_timers(TimePoint now, std::size_t limit) {
+  std::lock_guard lock(state_->mutex);
+  std::vector<TimerEntry> due;
+  for (const auto& [at, execution_id, op] : state_->timers_by_due) {
+    if (at > now || due.size() >= limit) break;
+    due.push_back(TimerEntry{.execution_id = execution_id, .op = op, .due = at});
+  }
+  return due;
+}
+
+ResolveOutcome MemoryStore::resolve_deferred(const std::string& execution_id,
+                                             const std::string& name, const std::string& value,
+                                             TimePoint now) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  Execution* execution = s.find(execution_id);
+  if (!execution) return ResolveOutcome::kNoSuchExecution;
+  if (is_final(execution->record.status)) return ResolveOutcome::kExecutionFinished;
+  auto [it, inserted] = s.deferreds.try_emplace(DeferredKey{execution_id, name},
+                                                DeferredRecord{.execution_id = execution_id,
+                                                               .name = name,
+                                                               .state = DeferredState::kResolved,
+                                                               .value = value,
+                                                               .at = now});
+  if (!inserted) {
+    return it->second.state == DeferredState::kTimedOut ? ResolveOutcome::kTimedOut
+                                                        : ResolveOutcome::kAlreadyResolved;
+  }
+  s.mark_runnable(*execution);
+  return ResolveOutcome::kResolved;
+}
+
+std::optional<DeferredRecord> MemoryStore::get_deferred(const std::string& execution_id,
+                                                        const std::string& name) {
+  std::lock_guard lock(state_->mutex);
+  auto it = state_->deferreds.find({execution_id, name});
+  if (it == state_->deferreds.end()) return std::nullopt;
+  return it->second;
+}
+
+DeferredRecord MemoryStore::close_deferred(const std::string& execution_id, const std::string& name,
+                                           TimePoint now) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  if (!s.find(execution_id)) {
+    throw NoSuchExecution(
+        fmt::format("close_deferred: no execution {} (deferred '{}')", execution_id, name));
+  }
+  auto [it, inserted] = s.deferreds.try_emplace(DeferredKey{execution_id, name},
+                                                DeferredRecord{.execution_id = execution_id,
+                                                               .name = name,
+                                                               .state = DeferredState::kTimedOut,
+                                                               .value = {},
+                                                               .at = now});
+  return it->second;
+}
+
+CancelOutcome MemoryStore::request_cancel(const std::string& id) {
+  std::lock_guard lock(state_->mutex);
+  Execution* execution = state_->find(id);
+  if (!execution) return CancelOutcome::kNoSuchExecution;
+  if (is_final(execution->record.status)) return CancelOutcome::kExecutionFinished;
+  if (execution->record.cancel_requested) return CancelOutcome::kAlreadyRequested;
+  execution->record.cancel_requested = true;
+  state_->mark_runnable(*execution);
+  return CancelOutcome::kRequested;
+}
+
+bool MemoryStore::mark_runnable(const std::string& id) {
+  std::lock_guard lock(state_->mutex);
+  Execution* execution = state_->find(id);
+  if (!execution) return false;
+  state_->mark_runnable(*execution);
+  return true;
+}
+
+std::vector<std::string> MemoryStore::take_runnable(std::size_t limit) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  std::vector<std::string> taken;
+  while (taken.size() < limit && !s.runnable.empty()) {
+    taken.push_back(std::move(s.runnable.front()));
+    s.runnable.pop_front();
+    s.executions.at(taken.back()).runnable = false;
+  }
+  return taken;
+}
+
+std::string MemoryStore::token_secret() {
+  std::lock_guard lock(state_->mutex);
+  if (!state_->token_secret) state_->token_secret = store::random_secret();
+  return *state_->token_secret;
+}
+
+}  // namespace durable

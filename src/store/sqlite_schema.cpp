@@ -1,0 +1,138 @@
+#include "store/sqlite_schema.hpp"
+
+#include <SQLiteCpp/Statement.h>
+#include <SQLiteCpp/Transaction.h>
+#include <fmt/format.h>
+
+#include <array>
+
+#include "durable/errors.hpp"
+
+namespace durable::store {
+namespace {
+
+// Version 1: the journal, timers, deferreds and runnable marks.
+void create_v1(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE meta (
+      key   TEXT PRIMARY KEY,
+      value NOT NULL
+    ) WITHOUT ROWID;
+
+    CREATE TABLE executions (
+      id               TEXT PRIMARY KEY,
+      workflow         TEXT NOT NULL,
+      input            TEXT NOT NULL,
+      status           TEXT NOT NULL,
+      waiting_on       TEXT NOT NULL DEFAULT '',
+      result           TEXT NOT NULL DEFAULT '',
+      error            TEXT NOT NULL DEFAULT '',
+      next_index       INTEGER NOT NULL,
+      cancel_requested INTEGER NOT NULL DEFAULT 0,
+      created_at       INTEGER NOT NULL,
+      updated_at       INTEGER NOT NULL
+    ) WITHOUT ROWID;
+    CREATE INDEX executions_by_created ON executions (created_at, id);
+    CREATE INDEX executions_by_workflow ON executions (workflow, created_at, id);
+    CREATE INDEX executions_by_status ON executions (status, created_at, id);
+
+    CREATE TABLE events (
+      execution_id TEXT NOT NULL,
+      idx          INTEGER NOT NULL,
+      type         INTEGER NOT NULL,
+      op           INTEGER NOT NULL,
+      name         TEXT NOT NULL,
+      data         TEXT NOT NULL,
+      time         INTEGER NOT NULL,
+      PRIMARY KEY (execution_id, idx)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE timers (
+      execution_id TEXT NOT NULL,
+      op           INTEGER NOT NULL,
+      due          INTEGER NOT NULL,
+      PRIMARY KEY (execution_id, op)
+    ) WITHOUT ROWID;
+    CREATE INDEX timers_by_due ON timers (due, execution_id, op);
+
+    CREATE TABLE deferreds (
+      execution_id TEXT NOT NULL,
+      name         TEXT NOT NULL,
+      state        INTEGER NOT NULL,
+      value        TEXT NOT NULL,
+      at           INTEGER NOT NULL,
+      PRIMARY KEY (execution_id, name)
+    ) WITHOUT ROWID;
+
+    -- A rowid table on purpose: rowid order is the order executions were marked.
+    CREATE TABLE runnable (
+      execution_id TEXT PRIMARY KEY
+    );
+  )sql");
+}
+
+// Queue items (DurableQueue) arrive as version 2: add `create_v2` here and to kMigrations.
+
+using Migration = void (*)(SQLite::Database&);
+
+// kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
+constexpr std::array<Migration, 1> kMigrations{&create_v1};
+
+void write_version(SQLite::Database& db, int version) {
+  SQLite::Statement set(db,
+                        "INSERT INTO meta (key, value) VALUES ('schema_version', ?) "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value");
+  set.bind(1, version);
+  set.exec();
+}
+
+}  // namespace
+
+int current_schema_version() {
+  return static_cast<int>(kMigrations.size());
+}
+
+int read_schema_version(SQLite::Database& db, const std::string& path) {
+  if (!db.tableExists("meta")) {
+    SQLite::Statement tables(db, "SELECT count(*) FROM sqlite_master");
+    tables.executeStep();
+    if (tables.getColumn(0).getInt64() > 0) {
+      throw StoreError(fmt::format("sqlite store {}: the file is a SQLite database but not a "
+                                   "durable journal (it has tables but no meta table)",
+                                   path),
+                       /*retryable=*/false);
+    }
+    return 0;
+  }
+  SQLite::Statement get(db, "SELECT value FROM meta WHERE key = 'schema_version'");
+  if (!get.executeStep() || !get.getColumn(0).isInteger()) {
+    throw StoreError(
+        fmt::format("sqlite store {}: the meta table has no integer schema_version", path),
+        /*retryable=*/false);
+  }
+  return get.getColumn(0).getInt();
+}
+
+void refuse_newer_schema(int version, const std::string& path) {
+  if (version > current_schema_version()) {
+    throw StoreError(fmt::format("sqlite store {}: schema version {} is newer than this build of "
+                                 "durable supports ({}); open it with a newer durable. The file "
+                                 "was not modified.",
+                                 path, version, current_schema_version()),
+                     /*retryable=*/false);
+  }
+}
+
+void migrate(SQLite::Database& db, const std::string& path) {
+  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  int version = read_schema_version(db, path);
+  refuse_newer_schema(version, path);
+  if (version == current_schema_version()) return;  // rolls back an empty transaction
+  for (int v = version; v < current_schema_version(); ++v) {
+    kMigrations[static_cast<std::size_t>(v)](db);
+    write_version(db, v + 1);
+  }
+  transaction.commit();
+}
+
+}  // namespace durable::store

@@ -1,0 +1,111 @@
+#include "store/store_common.hpp"
+
+#include <fmt/format.h>
+#include <openssl/rand.h>
+
+#include <charconv>
+#include <nlohmann/json.hpp>
+
+#include "durable/errors.hpp"
+
+namespace durable::store {
+namespace {
+
+constexpr std::string_view kPageTokenPrefix = "p1.";
+constexpr char kHexDigits[] = "0123456789abcdef";
+
+std::string to_hex(std::string_view bytes) {
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out.push_back(kHexDigits[c >> 4]);
+    out.push_back(kHexDigits[c & 0xf]);
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+[[noreturn]] void bad_page_token() {
+  throw DurableError("list_executions: malformed page token (pass back next_page_token unchanged)");
+}
+
+}  // namespace
+
+std::string started_event_data(const NewExecution& execution) {
+  nlohmann::json input;
+  if (!execution.input.empty()) {
+    try {
+      input = nlohmann::json::parse(execution.input);
+    } catch (const nlohmann::json::parse_error& e) {
+      throw StoreError(
+          fmt::format("execution {}: input is not valid JSON: {}", execution.id, e.what()),
+          /*retryable=*/false);
+    }
+  }
+  return nlohmann::json{{"workflow", execution.workflow}, {"input", std::move(input)}}.dump();
+}
+
+bool is_valid_event_data(const std::string& data) {
+  return data.empty() || nlohmann::json::accept(data);
+}
+
+void check_write_events(const ExecutionWrite& write) {
+  std::int64_t expected = write.expected_next_index;
+  for (const Event& event : write.events) {
+    if (event.index != expected) {
+      throw StoreError(
+          fmt::format("execution {}: event {} is numbered {}; a write's events must "
+                      "be numbered consecutively from expected_next_index {}",
+                      write.execution_id, expected, event.index, write.expected_next_index),
+          /*retryable=*/false);
+    }
+    if (!is_valid_event_data(event.data)) {
+      throw StoreError(fmt::format("execution {}, event {}: data is not valid JSON",
+                                   write.execution_id, event.index),
+                       /*retryable=*/false);
+    }
+    ++expected;
+  }
+}
+
+std::string encode_page_token(TimePoint created_at, const std::string& id) {
+  return fmt::format("{}{}.{}", kPageTokenPrefix, to_millis(created_at), to_hex(id));
+}
+
+std::pair<TimePoint, std::string> decode_page_token(const std::string& token) {
+  std::string_view rest{token};
+  if (!rest.starts_with(kPageTokenPrefix)) bad_page_token();
+  rest.remove_prefix(kPageTokenPrefix.size());
+  std::size_t dot = rest.find('.');
+  if (dot == std::string_view::npos) bad_page_token();
+  std::int64_t millis = 0;
+  auto [end, ec] = std::from_chars(rest.data(), rest.data() + dot, millis);
+  if (ec != std::errc{} || end != rest.data() + dot) bad_page_token();
+  std::string_view hex = rest.substr(dot + 1);
+  if (hex.size() % 2 != 0) bad_page_token();
+  std::string id;
+  id.reserve(hex.size() / 2);
+  for (std::size_t i = 0; i < hex.size(); i += 2) {
+    int hi = hex_value(hex[i]);
+    int lo = hex_value(hex[i + 1]);
+    if (hi < 0 || lo < 0) bad_page_token();
+    id.push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return {from_millis(millis), std::move(id)};
+}
+
+std::string random_secret() {
+  std::string secret(kTokenSecretSize, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(secret.data()),
+                 static_cast<int>(secret.size())) != 1) {
+    throw StoreError("token secret: the OpenSSL random generator failed", /*retryable=*/true);
+  }
+  return secret;
+}
+
+}  // namespace durable::store

@@ -1,0 +1,41 @@
+// Pieces every JournalStore implementation shares, so that the stores agree byte for byte on what
+// they write (event 0, page tokens) and on what they refuse (malformed batches).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "durable/journal_store.hpp"
+
+namespace durable::store {
+
+inline std::int64_t to_millis(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+inline TimePoint from_millis(std::int64_t ms) {
+  return TimePoint{Duration{ms}};
+}
+
+// The data of event 0: {"workflow": ..., "input": <input>}. An empty input is stored as null.
+// Throws StoreError (not retryable) naming the execution when the input is not JSON.
+std::string started_event_data(const NewExecution& execution);
+
+// Event data is JSON text, or empty for an event that carries none.
+bool is_valid_event_data(const std::string& data);
+
+// Checks that `write.events` are numbered expected_next_index, +1, ... and carry valid data.
+// Throws StoreError (not retryable) naming the execution and the offending index.
+void check_write_events(const ExecutionWrite& write);
+
+// Opaque list cursors: the (created_at, id) of the last execution of a page. decode throws
+// DurableError for a token no store produced.
+std::string encode_page_token(TimePoint created_at, const std::string& id);
+std::pair<TimePoint, std::string> decode_page_token(const std::string& token);
+
+// 32 bytes from the OpenSSL CSPRNG. Throws StoreError if the generator fails.
+std::string random_secret();
+
+inline constexpr std::size_t kTokenSecretSize = 32;
+
+}  // namespace durable::store

@@ -1,0 +1,617 @@
+// The JournalStore contract (include/durable/journal_store.hpp), run against every store.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "contract/store_fixtures.hpp"
+#include "durable/errors.hpp"
+#include "durable/memory_store.hpp"
+#include "durable/sqlite_store.hpp"
+
+namespace durable::testing {
+namespace {
+
+struct StoreFactory {
+  std::string name;
+  std::function<std::shared_ptr<JournalStore>(const TempDir&)> make;
+};
+
+std::string factory_name(const ::testing::TestParamInfo<StoreFactory>& info) {
+  return info.param.name;
+}
+
+class StoreContract : public ::testing::TestWithParam<StoreFactory> {
+ protected:
+  void SetUp() override { store_ = GetParam().make(dir_); }
+
+  // Creates `id` and appends `events` side effects, so its next index is 1 + events.
+  void create(const std::string& id, int events = 0, TimePoint created = at(0),
+              const std::string& workflow = "wf") {
+    store_->commit(creates({new_execution(id, workflow, R"({"n":1})", created)}));
+    if (events > 0) store_->commit(writes({append(id, 1, events)}));
+  }
+
+  void set_status(const std::string& id, ExecutionStatus status) {
+    ExecutionRecord record = *store_->get_execution(id);
+    ExecutionWrite write = write_to(id, record.next_index);
+    write.status = status;
+    store_->commit(writes({write}));
+  }
+
+  ExecutionRecord record(const std::string& id) {
+    auto found = store_->get_execution(id);
+    EXPECT_TRUE(found.has_value()) << id;
+    return found.value_or(ExecutionRecord{});
+  }
+
+  std::vector<std::string> list_ids(ListQuery query) {
+    std::vector<std::string> ids;
+    for (const ExecutionRecord& r : store_->list_executions(query).executions) ids.push_back(r.id);
+    return ids;
+  }
+
+  TempDir dir_;
+  std::shared_ptr<JournalStore> store_;
+};
+
+// --- creation ---------------------------------------------------------------------------------
+
+TEST_P(StoreContract, CreateStoresTheRowAndAStartedEvent) {
+  CommitResult result = store_->commit(creates({new_execution("a", "greet", R"({"n":1})", at(3))}));
+  ASSERT_EQ(result.created, std::vector<bool>{true});
+
+  ExecutionRecord r = record("a");
+  EXPECT_EQ(r.workflow, "greet");
+  EXPECT_EQ(r.input, R"({"n":1})");
+  EXPECT_EQ(r.status, ExecutionStatus::kRunning);
+  EXPECT_EQ(r.next_index, 1);
+  EXPECT_FALSE(r.cancel_requested);
+  EXPECT_EQ(r.created_at, at(3));
+  EXPECT_EQ(r.updated_at, at(3));
+
+  std::vector<Event> events = store_->load_events("a", 0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].index, 0);
+  EXPECT_EQ(events[0].type, EventType::kStarted);
+  EXPECT_EQ(events[0].op, -1);
+  EXPECT_EQ(events[0].time, at(3));
+  EXPECT_EQ(nlohmann::json::parse(events[0].data),
+            (nlohmann::json{{"workflow", "greet"}, {"input", {{"n", 1}}}}));
+}
+
+TEST_P(StoreContract, CreatingAnExistingExecutionAgainChangesNothing) {
+  create("a", 2);
+  CommitResult again = store_->commit(creates({new_execution("a", "other", R"({"n":2})", at(9))}));
+  EXPECT_EQ(again.created, std::vector<bool>{false});
+
+  ExecutionRecord r = record("a");
+  EXPECT_EQ(r.workflow, "wf");
+  EXPECT_EQ(r.input, R"({"n":1})");
+  EXPECT_EQ(r.next_index, 3);
+  EXPECT_EQ(r.created_at, at(0));
+  EXPECT_EQ(store_->load_events("a", 0).size(), 3u);
+}
+
+TEST_P(StoreContract, DuplicateCreatesInOneBatchCreateOnce) {
+  CommitResult result = store_->commit(
+      creates({new_execution("a", "wf", "1"), new_execution("a", "wf", "2"), new_execution("b")}));
+  EXPECT_EQ(result.created, (std::vector<bool>{true, false, true}));
+  EXPECT_EQ(record("a").input, "1");
+  EXPECT_EQ(store_->load_events("a", 0).size(), 1u);
+}
+
+TEST_P(StoreContract, CreateWithInputThatIsNotJsonIsRefusedAndChangesNothing) {
+  EXPECT_THROW(store_->commit(creates({new_execution("good"), new_execution("bad", "wf", "{x")})),
+               StoreError);
+  EXPECT_FALSE(store_->get_execution("good"));
+  EXPECT_FALSE(store_->get_execution("bad"));
+}
+
+// --- commit -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, EventsAreNumberedWithoutGapsAcrossCommits) {
+  create("a");
+  store_->commit(writes({append("a", 1, 3)}));
+  store_->commit(writes({append("a", 4, 2)}));
+
+  std::vector<Event> events = store_->load_events("a", 0);
+  ASSERT_EQ(events.size(), 6u);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, std::int64_t(i));
+  EXPECT_EQ(record("a").next_index, 6);
+}
+
+TEST_P(StoreContract, CommittedEventsReadBackFieldForField) {
+  create("a");
+  ExecutionWrite write = write_to("a", 1);
+  write.events.push_back(Event{.index = 1,
+                               .type = EventType::kActivityCompleted,
+                               .op = 7,
+                               .name = "charge card",
+                               .data = R"({"value":"ok"})",
+                               .time = at(42)});
+  write.events.push_back(Event{.index = 2,
+                               .type = EventType::kTimerFired,
+                               .op = 8,
+                               .name = "cool-down",
+                               .data = "",
+                               .time = at(43)});
+  store_->commit(writes({write}));
+
+  std::vector<Event> events = store_->load_events("a", 1);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[0].index, 1);
+  EXPECT_EQ(events[0].type, EventType::kActivityCompleted);
+  EXPECT_EQ(events[0].op, 7);
+  EXPECT_EQ(events[0].name, "charge card");
+  EXPECT_EQ(events[0].data, R"({"value":"ok"})");
+  EXPECT_EQ(events[0].time, at(42));
+  EXPECT_EQ(events[1].type, EventType::kTimerFired);
+  EXPECT_EQ(events[1].data, "");
+}
+
+TEST_P(StoreContract, LoadEventsReturnsTheTailFromAnIndex) {
+  create("a", 4);
+  std::vector<Event> tail = store_->load_events("a", 3);
+  ASSERT_EQ(tail.size(), 2u);
+  EXPECT_EQ(tail[0].index, 3);
+  EXPECT_EQ(tail[1].index, 4);
+  EXPECT_TRUE(store_->load_events("a", 5).empty());
+  EXPECT_TRUE(store_->load_events("missing", 0).empty());
+}
+
+TEST_P(StoreContract, WriteMayNameAnExecutionCreatedInTheSameBatch) {
+  CommitBatch batch = creates({new_execution("a")});
+  batch.writes.push_back(append("a", 1, 2));
+  store_->commit(batch);
+  EXPECT_EQ(record("a").next_index, 3);
+}
+
+TEST_P(StoreContract, TwoWritesToOneExecutionInABatchChain) {
+  create("a");
+  store_->commit(writes({append("a", 1, 1), append("a", 2, 2)}));
+  EXPECT_EQ(record("a").next_index, 4);
+}
+
+TEST_P(StoreContract, StaleWriterIsRefusedAndChangesNothing) {
+  create("a", 2);
+  try {
+    store_->commit(writes({append("a", 1, 1)}));
+    FAIL() << "a stale write was accepted";
+  } catch (const StaleWriteError& e) {
+    EXPECT_EQ(e.execution_id(), "a");
+    EXPECT_FALSE(e.retryable());
+  }
+  EXPECT_EQ(record("a").next_index, 3);
+  EXPECT_EQ(store_->load_events("a", 0).size(), 3u);
+}
+
+TEST_P(StoreContract, WriteToAnUnknownExecutionIsRefusedAsStale) {
+  try {
+    store_->commit(writes({append("ghost", 1)}));
+    FAIL() << "a write to an unknown execution was accepted";
+  } catch (const StaleWriteError& e) {
+    EXPECT_EQ(e.execution_id(), "ghost");
+  }
+  EXPECT_FALSE(store_->get_execution("ghost"));
+}
+
+TEST_P(StoreContract, OneBadWriteLeavesTheRestOfTheBatchUnapplied) {
+  create("a");
+  create("b", 1);
+  CommitBatch batch = creates({new_execution("c")});
+  ExecutionWrite good = append("a", 1, 2);
+  good.status = ExecutionStatus::kWaiting;
+  good.waiting_on = "timer t";
+  good.set_timers.push_back(TimerEntry{.execution_id = "", .op = 0, .due = at(5)});
+  batch.writes.push_back(good);
+  batch.writes.push_back(append("b", 1, 1));  // stale: b is at 2
+
+  EXPECT_THROW(store_->commit(batch), StaleWriteError);
+  EXPECT_FALSE(store_->get_execution("c"));
+  ExecutionRecord a = record("a");
+  EXPECT_EQ(a.next_index, 1);
+  EXPECT_EQ(a.status, ExecutionStatus::kRunning);
+  EXPECT_TRUE(store_->due_timers(at(100), 10).empty());
+  EXPECT_EQ(record("b").next_index, 2);
+}
+
+TEST_P(StoreContract, MisnumberedEventsAreRefusedNamingTheExecution) {
+  create("a");
+  ExecutionWrite write = append("a", 1, 2);
+  write.events[1].index = 5;
+  try {
+    store_->commit(writes({write}));
+    FAIL() << "a gap in event numbering was accepted";
+  } catch (const StoreError& e) {
+    EXPECT_NE(std::string(e.what()).find("execution a"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(record("a").next_index, 1);
+}
+
+TEST_P(StoreContract, EventDataThatIsNotJsonIsRefused) {
+  create("a");
+  ExecutionWrite write = append("a", 1, 1);
+  write.events[0].data = "{not json";
+  EXPECT_THROW(store_->commit(writes({write})), StoreError);
+  EXPECT_EQ(record("a").next_index, 1);
+}
+
+TEST_P(StoreContract, StatusReplacesWaitingOnResultAndError) {
+  create("a");
+  ExecutionWrite wait = append("a", 1);
+  wait.status = ExecutionStatus::kWaiting;
+  wait.waiting_on = "deferred approval";
+  store_->commit(writes({wait}));
+  EXPECT_EQ(record("a").status, ExecutionStatus::kWaiting);
+  EXPECT_EQ(record("a").waiting_on, "deferred approval");
+
+  ExecutionWrite done = append("a", 2);
+  done.status = ExecutionStatus::kCompleted;
+  done.result = R"("published")";
+  store_->commit(writes({done}));
+  ExecutionRecord r = record("a");
+  EXPECT_EQ(r.status, ExecutionStatus::kCompleted);
+  EXPECT_EQ(r.waiting_on, "");
+  EXPECT_EQ(r.result, R"("published")");
+  EXPECT_EQ(r.error, "");
+}
+
+TEST_P(StoreContract, WriteWithoutStatusKeepsTheStatus) {
+  create("a");
+  ExecutionWrite fail = write_to("a", 1);
+  fail.status = ExecutionStatus::kNeedsAttention;
+  fail.error = R"({"type":"nondeterminism","message":"op 3"})";
+  store_->commit(writes({fail}));
+  store_->commit(writes({append("a", 1)}));
+  ExecutionRecord r = record("a");
+  EXPECT_EQ(r.status, ExecutionStatus::kNeedsAttention);
+  EXPECT_EQ(r.error, R"({"type":"nondeterminism","message":"op 3"})");
+}
+
+TEST_P(StoreContract, UpdatedAtFollowsTheLatestEventTime) {
+  create("a");
+  ExecutionWrite write = append("a", 1, 2);
+  write.events[0].time = at(20);
+  write.events[1].time = at(10);
+  store_->commit(writes({write}));
+  EXPECT_EQ(record("a").updated_at, at(20));
+  EXPECT_EQ(record("a").created_at, at(0));
+}
+
+// --- timers -----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, DueTimersComeEarliestFirstUpToTheLimit) {
+  create("a");
+  create("b");
+  ExecutionWrite a = write_to("a", 1);
+  a.set_timers = {{.execution_id = "", .op = 1, .due = at(30)}, {"", 2, at(10)}, {"", 3, at(90)}};
+  ExecutionWrite b = write_to("b", 1);
+  b.set_timers = {{.execution_id = "b", .op = 0, .due = at(20)}};
+  store_->commit(writes({a, b}));
+
+  std::vector<TimerEntry> due = store_->due_timers(at(30), 10);
+  ASSERT_EQ(due.size(), 3u);
+  EXPECT_EQ(due[0].execution_id, "a");
+  EXPECT_EQ(due[0].op, 2);
+  EXPECT_EQ(due[0].due, at(10));
+  EXPECT_EQ(due[1].execution_id, "b");
+  EXPECT_EQ(due[2].op, 1);
+  EXPECT_EQ(due[2].due, at(30));
+
+  std::vector<TimerEntry> first = store_->due_timers(at(100), 2);
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[1].execution_id, "b");
+  EXPECT_TRUE(store_->due_timers(at(9), 10).empty());
+}
+
+TEST_P(StoreContract, SettingATimerAgainMovesIt) {
+  create("a");
+  ExecutionWrite first = write_to("a", 1);
+  first.set_timers = {{.execution_id = "", .op = 4, .due = at(50)}};
+  store_->commit(writes({first}));
+  ExecutionWrite moved = write_to("a", 1);
+  moved.set_timers = {{.execution_id = "", .op = 4, .due = at(5)}};
+  store_->commit(writes({moved}));
+
+  std::vector<TimerEntry> due = store_->due_timers(at(100), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].due, at(5));
+}
+
+TEST_P(StoreContract, ClearedTimersAreNoLongerDue) {
+  create("a");
+  ExecutionWrite set = write_to("a", 1);
+  set.set_timers = {{.execution_id = "", .op = 1, .due = at(5)}, {"", 2, at(6)}};
+  store_->commit(writes({set}));
+  ExecutionWrite fired = append("a", 1);
+  fired.clear_timers = {1, 99};  // clearing a timer that does not exist is not an error
+  store_->commit(writes({fired}));
+
+  std::vector<TimerEntry> due = store_->due_timers(at(100), 10);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].op, 2);
+}
+
+// --- deferreds and wake-ups -------------------------------------------------------------------
+
+TEST_P(StoreContract, ResolutionBeforeAnyoneWaitsIsKeptAndWakesTheExecutionOnce) {
+  create("a");
+  EXPECT_EQ(store_->resolve_deferred("a", "approval", R"({"ok":true})", at(7)),
+            ResolveOutcome::kResolved);
+
+  std::optional<DeferredRecord> d = store_->get_deferred("a", "approval");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->execution_id, "a");
+  EXPECT_EQ(d->name, "approval");
+  EXPECT_EQ(d->state, DeferredState::kResolved);
+  EXPECT_EQ(d->value, R"({"ok":true})");
+  EXPECT_EQ(d->at, at(7));
+
+  EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"a"});
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, UnresolvedDeferredIsAbsent) {
+  create("a");
+  EXPECT_FALSE(store_->get_deferred("a", "approval"));
+}
+
+TEST_P(StoreContract, FirstResolutionWins) {
+  create("a");
+  ASSERT_EQ(store_->resolve_deferred("a", "d", "1", at(1)), ResolveOutcome::kResolved);
+  EXPECT_EQ(store_->resolve_deferred("a", "d", "2", at(2)), ResolveOutcome::kAlreadyResolved);
+  EXPECT_EQ(store_->get_deferred("a", "d")->value, "1");
+  EXPECT_EQ(store_->get_deferred("a", "d")->at, at(1));
+}
+
+TEST_P(StoreContract, DeferredsAreNamedPerExecution) {
+  create("a");
+  create("b");
+  ASSERT_EQ(store_->resolve_deferred("a", "d", "1", at(1)), ResolveOutcome::kResolved);
+  EXPECT_EQ(store_->resolve_deferred("b", "d", "2", at(1)), ResolveOutcome::kResolved);
+  EXPECT_EQ(store_->resolve_deferred("a", "e", "3", at(1)), ResolveOutcome::kResolved);
+  EXPECT_EQ(store_->get_deferred("b", "d")->value, "2");
+}
+
+TEST_P(StoreContract, CloseAfterAResolutionReturnsTheResolution) {
+  create("a");
+  store_->resolve_deferred("a", "d", "1", at(1));
+  DeferredRecord closed = store_->close_deferred("a", "d", at(9));
+  EXPECT_EQ(closed.state, DeferredState::kResolved);
+  EXPECT_EQ(closed.value, "1");
+  EXPECT_EQ(closed.at, at(1));
+}
+
+TEST_P(StoreContract, ResolutionAfterCloseReportsTimedOutAndChangesNothing) {
+  create("a");
+  DeferredRecord closed = store_->close_deferred("a", "d", at(9));
+  EXPECT_EQ(closed.state, DeferredState::kTimedOut);
+  EXPECT_EQ(closed.at, at(9));
+
+  EXPECT_EQ(store_->resolve_deferred("a", "d", "1", at(10)), ResolveOutcome::kTimedOut);
+  EXPECT_EQ(store_->get_deferred("a", "d")->state, DeferredState::kTimedOut);
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+  EXPECT_EQ(store_->close_deferred("a", "d", at(11)).at, at(9));
+}
+
+TEST_P(StoreContract, CloseOnAnUnknownExecutionThrows) {
+  EXPECT_THROW(store_->close_deferred("ghost", "d", at(1)), NoSuchExecution);
+}
+
+TEST_P(StoreContract, ResolutionOfAFinishedExecutionChangesNothing) {
+  create("a");
+  set_status("a", ExecutionStatus::kCompleted);
+  EXPECT_EQ(store_->resolve_deferred("a", "d", "1", at(1)), ResolveOutcome::kExecutionFinished);
+  EXPECT_FALSE(store_->get_deferred("a", "d"));
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, ResolutionOfAnUnknownExecutionReportsIt) {
+  EXPECT_EQ(store_->resolve_deferred("ghost", "d", "1", at(1)), ResolveOutcome::kNoSuchExecution);
+  EXPECT_FALSE(store_->get_deferred("ghost", "d"));
+}
+
+TEST_P(StoreContract, CancelRequestIsDurableAndWakesTheExecution) {
+  create("a");
+  EXPECT_EQ(store_->request_cancel("a"), CancelOutcome::kRequested);
+  EXPECT_TRUE(record("a").cancel_requested);
+  EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"a"});
+
+  EXPECT_EQ(store_->request_cancel("a"), CancelOutcome::kAlreadyRequested);
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, CancelOfAFinishedOrUnknownExecutionChangesNothing) {
+  create("a");
+  set_status("a", ExecutionStatus::kFailed);
+  EXPECT_EQ(store_->request_cancel("a"), CancelOutcome::kExecutionFinished);
+  EXPECT_FALSE(record("a").cancel_requested);
+  EXPECT_EQ(store_->request_cancel("ghost"), CancelOutcome::kNoSuchExecution);
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, CreationDoesNotMarkRunnable) {
+  create("a");
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, MarkRunnableOnAnUnknownExecutionReturnsFalse) {
+  EXPECT_FALSE(store_->mark_runnable("ghost"));
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, RunnableMarksAreTakenOnceAndBoundedByTheLimit) {
+  for (const char* id : {"a", "b", "c"}) {
+    create(id);
+    ASSERT_TRUE(store_->mark_runnable(id));
+  }
+  ASSERT_TRUE(store_->mark_runnable("b"));  // a second mark is the same mark
+
+  std::vector<std::string> first = store_->take_runnable(2);
+  std::vector<std::string> second = store_->take_runnable(2);
+  EXPECT_EQ(first.size(), 2u);
+  EXPECT_EQ(second.size(), 1u);
+  std::multiset<std::string> all(first.begin(), first.end());
+  all.insert(second.begin(), second.end());
+  EXPECT_EQ(all, (std::multiset<std::string>{"a", "b", "c"}));
+  EXPECT_TRUE(store_->take_runnable(2).empty());
+
+  ASSERT_TRUE(store_->mark_runnable("a"));  // taken marks can be set again
+  EXPECT_EQ(store_->take_runnable(2), std::vector<std::string>{"a"});
+}
+
+// --- listing ----------------------------------------------------------------------------------
+
+TEST_P(StoreContract, ListingIsOrderedByCreationTimeThenId) {
+  create("c", 0, at(1));
+  create("b", 0, at(2));
+  create("a", 0, at(2));
+  create("d", 0, at(0));
+  EXPECT_EQ(list_ids(Query()), (std::vector<std::string>{"d", "c", "a", "b"}));
+}
+
+TEST_P(StoreContract, ListingFiltersByWorkflow) {
+  create("a", 0, at(0), "publish");
+  create("b", 0, at(1), "ingest");
+  create("c", 0, at(2), "publish");
+  EXPECT_EQ(list_ids(Query().workflow("publish")), (std::vector<std::string>{"a", "c"}));
+  EXPECT_TRUE(list_ids(Query().workflow("none")).empty());
+}
+
+TEST_P(StoreContract, ListingFiltersByStatuses) {
+  create("a", 0, at(0));
+  create("b", 0, at(1));
+  create("c", 0, at(2));
+  set_status("b", ExecutionStatus::kCompleted);
+  set_status("c", ExecutionStatus::kNeedsAttention);
+
+  EXPECT_EQ(list_ids(Query().statuses({ExecutionStatus::kCompleted})),
+            (std::vector<std::string>{"b"}));
+  EXPECT_EQ(
+      list_ids(Query().statuses({ExecutionStatus::kRunning, ExecutionStatus::kNeedsAttention})),
+      (std::vector<std::string>{"a", "c"}));
+  ListPage page = store_->list_executions(Query().statuses({ExecutionStatus::kCompleted}));
+  ASSERT_EQ(page.executions.size(), 1u);
+  EXPECT_EQ(page.executions[0].status, ExecutionStatus::kCompleted);
+}
+
+TEST_P(StoreContract, ListingFiltersByCreationRangeInclusiveExclusive) {
+  for (int i = 0; i < 5; ++i) create("e" + std::to_string(i), 0, at(i));
+  EXPECT_EQ(list_ids(Query().created_after(at(1)).created_before(at(3))),
+            (std::vector<std::string>{"e1", "e2"}));
+  EXPECT_EQ(list_ids(Query().created_after(at(3))), (std::vector<std::string>{"e3", "e4"}));
+  EXPECT_EQ(list_ids(Query().created_before(at(1))), (std::vector<std::string>{"e0"}));
+}
+
+TEST_P(StoreContract, PagingVisitsEveryMatchOnceInOrder) {
+  std::vector<std::string> expected;
+  for (int i = 0; i < 11; ++i) {
+    // Pairs share a creation time, so the id must break ties across page boundaries.
+    std::string id = "x" + std::to_string(10 + i);
+    create(id, 0, at(i / 2), i % 3 == 0 ? "other" : "wf");
+    if (i % 3 != 0) expected.push_back(id);
+  }
+
+  std::vector<std::string> seen;
+  ListQuery query = Query().workflow("wf").limit(2);
+  int pages = 0;
+  do {
+    ListPage page = store_->list_executions(query);
+    EXPECT_LE(page.executions.size(), 2u);
+    for (const ExecutionRecord& r : page.executions) seen.push_back(r.id);
+    query.page_token = page.next_page_token;
+    ASSERT_LT(++pages, 20) << "paging does not terminate";
+  } while (!query.page_token.empty());
+
+  EXPECT_EQ(seen, expected);
+  EXPECT_EQ(pages, 4);  // 7 matches in pages of 2: the last page is not followed by an empty one
+}
+
+TEST_P(StoreContract, ListingLimitBelowOneActsAsOne) {
+  create("a", 0, at(0));
+  create("b", 0, at(1));
+  ListPage page = store_->list_executions(Query().limit(0));
+  EXPECT_EQ(page.executions.size(), 1u);
+  EXPECT_FALSE(page.next_page_token.empty());
+}
+
+TEST_P(StoreContract, MalformedPageTokenIsRefused) {
+  create("a");
+  EXPECT_THROW(store_->list_executions(Query().page_token("garbage")), DurableError);
+}
+
+// --- token secret -----------------------------------------------------------------------------
+
+TEST_P(StoreContract, TokenSecretIs32RandomBytesAndStable) {
+  std::string secret = store_->token_secret();
+  EXPECT_EQ(secret.size(), 32u);
+  EXPECT_NE(secret, std::string(32, '\0'));
+  EXPECT_EQ(store_->token_secret(), secret);
+}
+
+// --- concurrency ------------------------------------------------------------------------------
+
+TEST_P(StoreContract, ConcurrentWritersToOneExecutionEachIndexIsWonOnce) {
+  create("a");
+  constexpr int kThreads = 4;
+  constexpr int kAttempts = 25;
+  std::atomic<int> wins{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < kAttempts; ++i) {
+        std::int64_t next = store_->get_execution("a")->next_index;
+        try {
+          store_->commit(writes({append("a", next)}));
+          ++wins;
+        } catch (const StaleWriteError&) {
+          // Another writer took this index: the refusal is the behaviour under test.
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  std::vector<Event> events = store_->load_events("a", 0);
+  EXPECT_EQ(static_cast<int>(events.size()), 1 + wins.load());
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, std::int64_t(i));
+}
+
+TEST_P(StoreContract, ConcurrentCommitsToDistinctExecutionsAllLand) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 20;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string id = "t" + std::to_string(t);
+      create(id);
+      for (int i = 0; i < kPerThread; ++i) store_->commit(writes({append(id, 1 + i)}));
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int t = 0; t < kThreads; ++t) {
+    EXPECT_EQ(record("t" + std::to_string(t)).next_index, 1 + kPerThread);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Stores, StoreContract,
+    ::testing::Values(
+        StoreFactory{"Memory", [](const TempDir&) { return std::make_shared<MemoryStore>(); }},
+        StoreFactory{"Sqlite",
+                     [](const TempDir& dir) { return SqliteStore::open(dir.file("store.db")); }},
+        StoreFactory{"SqliteSyncNormal",
+                     [](const TempDir& dir) {
+                       return SqliteStore::open(dir.file("store.db"),
+                                                {.sync = SqliteOptions::Sync::kNormal});
+                     }}),
+    factory_name);
+
+}  // namespace
+}  // namespace durable::testing
