@@ -38,12 +38,12 @@ struct EngineOptions {
   std::chrono::milliseconds store_poll_interval{100};
   // Called (on the scheduler thread) with a one-line description of each fault the engine
   // recovered from or parked an execution for: store errors, non-determinism, decode errors.
-  std::function<void(const std::string&)> on_fault;
+  std::function<void(const std::string&)> on_fault{};
 };
 
 struct StartOptions {
   // Overrides the workflow's own idempotency key.
-  std::optional<std::string> idempotency_key;
+  std::optional<std::string> idempotency_key{};
 };
 
 // Counters for tests, tools and benchmarks. Monotonic for the engine's lifetime.

@@ -133,12 +133,12 @@ enum class CancelOutcome : std::uint8_t {
 };
 
 struct ListQuery {
-  std::optional<std::string> workflow;
-  std::vector<ExecutionStatus> statuses;  // empty: any
-  std::optional<TimePoint> created_after;   // inclusive
-  std::optional<TimePoint> created_before;  // exclusive
+  std::optional<std::string> workflow{};
+  std::vector<ExecutionStatus> statuses{};  // empty: any
+  std::optional<TimePoint> created_after{};   // inclusive
+  std::optional<TimePoint> created_before{};  // exclusive
   std::size_t limit = 100;
-  std::string page_token;  // from a previous ListPage; empty for the first page
+  std::string page_token{};  // from a previous ListPage; empty for the first page
 };
 
 struct ListPage {

@@ -15,7 +15,7 @@ struct RetryPolicy {
   Duration max_backoff{60'000};
   // C++ type names ("std::invalid_argument", "my::BadInput") that fail at once. An activity can
   // also throw durable::NonRetryableError.
-  std::vector<std::string> non_retryable_errors;
+  std::vector<std::string> non_retryable_errors{};
 
   // The wait after failed attempt `attempt` (1-based) before the next one.
   Duration backoff_after(int attempt) const;

@@ -19,7 +19,7 @@ namespace durable {
 template <class P>
 struct WorkflowOptions {
   // Derives the idempotency key from the payload; without it every start is a new execution.
-  std::function<std::string(const P&)> idempotency_key;
+  std::function<std::string(const P&)> idempotency_key{};
 };
 
 namespace detail {
