@@ -18,11 +18,8 @@ Duration RetryPolicy::backoff_after(int attempt) const {
 }
 
 TimePoint WorkflowContext::now() {
-  Json v = detail::side_effect(*core_, "now", [] {
-    return Json(std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now())
-                    .time_since_epoch()
-                    .count());
-  });
+  Json v = detail::side_effect(
+      *core_, "now", [&] { return Json(detail::clock_now(*core_).time_since_epoch().count()); });
   return TimePoint{Duration{v.get<std::int64_t>()}};
 }
 
@@ -72,6 +69,7 @@ void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> s
 std::string token(ExecutionCore& core, std::string_view deferred) { return core.token(deferred); }
 const std::string& execution_id(const ExecutionCore& core) { return core.id(); }
 bool is_replaying(const ExecutionCore& core) { return core.is_replaying(); }
+TimePoint clock_now(ExecutionCore& core) { return core.clock_now(); }
 
 }  // namespace detail
 }  // namespace durable

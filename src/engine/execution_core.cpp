@@ -657,6 +657,8 @@ void ExecutionCore::park(std::string type, std::string message) {
   throw ParkedSignal{};
 }
 
+TimePoint ExecutionCore::clock_now() { return scheduler_.clock().now(); }
+
 std::string ExecutionCore::describe_op(int op) const {
   auto it = ops_.find(op);
   if (it == ops_.end()) return fmt::format("operation {} of execution {}", op, id_);

@@ -98,6 +98,7 @@ class ExecutionCore {
   void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
   std::string token(std::string_view deferred);
   bool is_replaying() const { return next_op_ <= last_journaled_op_; }
+  TimePoint clock_now();
   [[noreturn]] void park(std::string type, std::string message);
   std::string describe_op(int op) const;
 

@@ -64,6 +64,8 @@ void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> s
                       ActivityCall call, Json input);
 std::string token(ExecutionCore& core, std::string_view deferred);
 const std::string& execution_id(const ExecutionCore& core);
+// The engine clock's current time (not journaled: WorkflowContext::now() journals it).
+TimePoint clock_now(ExecutionCore& core);
 bool is_replaying(const ExecutionCore& core);
 
 }  // namespace durable::detail
