@@ -579,7 +579,7 @@ void ExecutionCore::deliver(int op, Outcome outcome) {
   OpState& st = ops_[op];
   st.outcome = std::move(outcome);
   Waiter* w = st.waiter;
-  if (!w || w->fired) return;
+  if (!w || w->fired || finished_) return;
   if (w->any || --w->remaining <= 0) {
     w->fired = true;
     ready_.push_back(w->handle);
@@ -597,7 +597,6 @@ void ExecutionCore::release(int op) noexcept {
 
 void ExecutionCore::stop_live_work(int op, OpState& st) noexcept {
   st.abandoned = true;
-  st.waiter = nullptr;
   if (st.cancel_flag) st.cancel_flag->store(true);
   st.running_attempt = 0;
   clear_store_timer(op, st);
