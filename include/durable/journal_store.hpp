@@ -47,7 +47,7 @@ const char* to_string(EventType type);
 std::optional<EventType> event_type_from_int(int value);
 
 // One journal entry. `op` is the workflow operation index the event belongs to, or -1 for an
-// execution-level event. `data` is JSON text.
+// execution-level event. `data` is JSON text, or empty for an event that carries none.
 struct Event {
   std::int64_t index = 0;
   EventType type = EventType::kStarted;
@@ -154,7 +154,11 @@ class JournalStore {
   // status kRunning) and applies every write. A write whose expected_next_index differs from the
   // execution's next_index, or that names an unknown execution, aborts the whole batch with
   // StaleWriteError (naming the execution) and changes nothing. Writes may name executions created
-  // in the same batch (they then expect index 1).
+  // in the same batch (they then expect index 1), and several writes may name one execution
+  // (each expects the index the previous one left). Also refused with StoreError (not retryable),
+  // changing nothing: a create whose input is not JSON, events not numbered consecutively from
+  // expected_next_index, event data neither empty nor JSON, a timer on an unknown execution.
+  // Creation does not mark an execution runnable: its creator runs it.
   virtual CommitResult commit(const CommitBatch& batch) = 0;
 
   virtual std::optional<ExecutionRecord> get_execution(const std::string& id) = 0;
@@ -177,6 +181,7 @@ class JournalStore {
 
   // Called by the engine when a wait times out: returns the resolution if one was stored before,
   // otherwise records kTimedOut (so later resolutions report kTimedOut) and returns that.
+  // Throws NoSuchExecution for an unknown execution.
   virtual DeferredRecord close_deferred(const std::string& execution_id, const std::string& name,
                                         TimePoint now) = 0;
 

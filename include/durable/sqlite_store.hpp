@@ -1,5 +1,7 @@
 // The embedded default store: one SQLite database file (WAL), shareable by several processes on
-// one machine. Component `durable::sqlite`.
+// one machine. Component `durable::sqlite`. Each SqliteStore is one connection behind a mutex:
+// calls from several threads are safe and serialise; processes coordinate through SQLite's locks.
+// docs/journal-format.md describes the file.
 #pragma once
 
 #include <chrono>

@@ -1,0 +1,50 @@
+// SqliteStore's connection: the database handle, its cached statements, and the multi-statement
+// operations the public methods compose. Private to the SQLite store.
+#pragma once
+
+#include <SQLiteCpp/Database.h>
+#include <SQLiteCpp/Statement.h>
+
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "durable/sqlite_store.hpp"
+
+namespace durable {
+namespace store {
+
+inline constexpr const char* kExecutionColumns =
+    "id, workflow, input, status, waiting_on, result, error, next_index, cancel_requested, "
+    "created_at, updated_at";
+
+// Throws StoreError (not retryable) for a row this code cannot decode; `what` says where.
+[[noreturn]] void corrupt_journal(const std::string& path, const std::string& what);
+
+}  // namespace store
+
+struct SqliteStore::Impl {
+  // Opens (creating or migrating) the database and prepares the hot-path statements.
+  Impl(const std::string& path, const SqliteOptions& options);
+
+  // The caller holds `mutex` for all of these.
+  CommitResult commit(const CommitBatch& batch);
+  std::optional<std::string> status_of(const std::string& id, bool* cancel_requested = nullptr);
+  std::optional<DeferredRecord> find_deferred(const std::string& execution_id,
+                                              const std::string& name);
+  void insert_deferred_row(const DeferredRecord& record);
+  void mark(const std::string& id);
+  ExecutionRecord decode_execution(SQLite::Statement& row);
+  Event decode_event(SQLite::Statement& row, const std::string& execution_id);
+
+  const std::string path;
+  std::mutex mutex;
+  SQLite::Database db;
+  // Prepared once per connection: the hot paths (commit, replay) never re-parse SQL.
+  SQLite::Statement select_next_index, insert_execution, insert_event, update_progress,
+      update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
+      select_status, select_deferred, insert_deferred, insert_runnable;
+  std::optional<std::string> token_secret;
+};
+
+}  // namespace durable
