@@ -76,7 +76,7 @@ if(CONFIG AND EXISTS "${consumer_build}/${CONFIG}/durable_consumer")
 endif()
 run("running the consumer" "${exe}")
 message(STATUS "consumer said: ${run_output}")
-if(NOT run_output MATCHES "^durable consumer: running, slept 48h\n$")
+if(NOT run_output MATCHES "^durable consumer: memory=hello consumer, sqlite=hello consumer\n$")
   message(FATAL_ERROR "unexpected consumer output:\n${run_output}")
 endif()
 
