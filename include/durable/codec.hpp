@@ -53,8 +53,8 @@ T decode(const Json& json, std::string_view where) {
     try {
       return json.get<T>();
     } catch (const Json::exception& e) {
-      throw DecodeError(std::string(where) + " does not decode into the declared type: " +
-                        e.what());
+      throw DecodeError(std::string(where) +
+                        " does not decode into the declared type: " + e.what());
     }
   }
 }

@@ -130,8 +130,7 @@ class RaceOf {
   }
   template <std::size_t... I>
   void take_winner(std::size_t winner, std::optional<Result>& result, std::index_sequence<I...>) {
-    ((winner == I ? (result.emplace(std::in_place_index<I>, take_value(std::get<I>(ops_))), 0)
-                  : 0),
+    ((winner == I ? (result.emplace(std::in_place_index<I>, take_value(std::get<I>(ops_))), 0) : 0),
      ...);
   }
 
@@ -142,8 +141,7 @@ class RaceOf {
 }  // namespace detail
 
 template <class... T>
-  requires(sizeof...(T) > 0)
-detail::AllOf<T...> all(Op<T>... ops) {
+requires(sizeof...(T) > 0) detail::AllOf<T...> all(Op<T>... ops) {
   return detail::AllOf<T...>(std::move(ops)...);
 }
 
@@ -153,8 +151,7 @@ detail::AllOfRange<T> all(std::vector<Op<T>> ops) {
 }
 
 template <class... T>
-  requires(sizeof...(T) > 1)
-detail::RaceOf<T...> race(Op<T>... ops) {
+requires(sizeof...(T) > 1) detail::RaceOf<T...> race(Op<T>... ops) {
   return detail::RaceOf<T...>(std::move(ops)...);
 }
 

@@ -21,7 +21,9 @@ class DurableDeferred {
   const std::string& name() const { return name_; }
 
   // Throws DecodeError if `value` is not a T.
-  void check(const Json& value) const { (void)decode<T>(value, "resolution of deferred '" + name_ + "'"); }
+  void check(const Json& value) const {
+    (void)decode<T>(value, "resolution of deferred '" + name_ + "'");
+  }
 
  private:
   std::string name_;

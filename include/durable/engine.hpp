@@ -111,8 +111,8 @@ class Engine {
   template <class R, class P>
   ExecutionHandle<R> start(const Workflow<R(P)>& workflow, P payload, StartOptions options = {}) {
     add_workflow(workflow.spec());
-    auto key = options.idempotency_key ? options.idempotency_key
-                                       : workflow.idempotency_key(payload);
+    auto key =
+        options.idempotency_key ? options.idempotency_key : workflow.idempotency_key(payload);
     return ExecutionHandle<R>(this, start_execution(workflow.name(), encode<P>(payload), key));
   }
   // Starts and waits for the result.

@@ -8,8 +8,8 @@
 namespace durable {
 
 enum class ExecutionStatus : std::uint8_t {
-  kRunning = 1,         // runnable or running workflow code / an activity
-  kWaiting = 2,         // suspended on a timer or a deferred; holds no thread
+  kRunning = 1,  // runnable or running workflow code / an activity
+  kWaiting = 2,  // suspended on a timer or a deferred; holds no thread
   kCompleted = 3,
   kFailed = 4,          // the workflow failed (compensations, if any, have run)
   kCancelled = 5,       // cancelled (compensations, if any, have run)

@@ -24,22 +24,22 @@ namespace durable {
 
 // What an event records. Values are stored; never renumber.
 enum class EventType : std::uint8_t {
-  kStarted = 1,               // execution-level: {"workflow", "input"}
-  kActivityStarted = 2,       // op: an attempt begins {"attempt", "input"?}
-  kActivityAttemptFailed = 3, // op: {"attempt", "error", "retry_at"}
-  kActivityCompleted = 4,     // op: {"value"}
-  kActivityFailed = 5,        // op: final failure {"error", "attempts"}
-  kTimerScheduled = 6,        // op: {"due"}
-  kTimerFired = 7,            // op
-  kDeferredAwaited = 8,       // op: {"deadline"?}
-  kDeferredResolved = 9,      // op: {"value"}
-  kDeferredTimedOut = 10,     // op
-  kSideEffect = 11,           // op: {"value"}
-  kOpCancelled = 12,          // op: cancellation was delivered to the workflow at this op
-  kCompleted = 13,            // execution-level: {"value"}
-  kFailed = 14,               // execution-level: {"error"}
-  kCancelled = 15,            // execution-level: {"error"?}
-  kCompensationStarted = 16,  // execution-level: {"reason", "count"}
+  kStarted = 1,                // execution-level: {"workflow", "input"}
+  kActivityStarted = 2,        // op: an attempt begins {"attempt", "input"?}
+  kActivityAttemptFailed = 3,  // op: {"attempt", "error", "retry_at"}
+  kActivityCompleted = 4,      // op: {"value"}
+  kActivityFailed = 5,         // op: final failure {"error", "attempts"}
+  kTimerScheduled = 6,         // op: {"due"}
+  kTimerFired = 7,             // op
+  kDeferredAwaited = 8,        // op: {"deadline"?}
+  kDeferredResolved = 9,       // op: {"value"}
+  kDeferredTimedOut = 10,      // op
+  kSideEffect = 11,            // op: {"value"}
+  kOpCancelled = 12,           // op: cancellation was delivered to the workflow at this op
+  kCompleted = 13,             // execution-level: {"value"}
+  kFailed = 14,                // execution-level: {"error"}
+  kCancelled = 15,             // execution-level: {"error"?}
+  kCompensationStarted = 16,   // execution-level: {"reason", "count"}
 };
 
 // A stable lower-case name ("activity_started") for logs, the CLI and docs.
@@ -118,9 +118,9 @@ struct DeferredRecord {
 };
 
 enum class ResolveOutcome : std::uint8_t {
-  kResolved,           // stored; the execution is marked runnable
-  kAlreadyResolved,    // an earlier resolution wins; nothing changed
-  kTimedOut,           // the workflow stopped waiting; nothing changed
+  kResolved,         // stored; the execution is marked runnable
+  kAlreadyResolved,  // an earlier resolution wins; nothing changed
+  kTimedOut,         // the workflow stopped waiting; nothing changed
   kNoSuchExecution,
   kExecutionFinished,  // completed, failed or cancelled; nothing changed
 };
@@ -134,7 +134,7 @@ enum class CancelOutcome : std::uint8_t {
 
 struct ListQuery {
   std::optional<std::string> workflow{};
-  std::vector<ExecutionStatus> statuses{};  // empty: any
+  std::vector<ExecutionStatus> statuses{};    // empty: any
   std::optional<TimePoint> created_after{};   // inclusive
   std::optional<TimePoint> created_before{};  // exclusive
   std::size_t limit = 100;

@@ -53,10 +53,8 @@ class TaskPromise final : public TaskPromiseBase {
  public:
   Task<T> get_return_object() noexcept;
   template <class U>
-    requires std::is_convertible_v<U&&, T>
-  void return_value(U&& value) {
-    value_.emplace(std::forward<U>(value));
-  }
+  requires std::is_convertible_v<U&&, T>
+  void return_value(U&& value) { value_.emplace(std::forward<U>(value)); }
   T take_result() {
     rethrow_if_failed();
     return std::move(*value_);

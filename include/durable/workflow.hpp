@@ -28,7 +28,7 @@ namespace detail {
 struct WorkflowSpec {
   std::string name;
   std::function<Task<Json>(WorkflowContext&, Json)> run;  // decodes input, encodes the result
-  std::function<void(const Json&)> check_input;          // throws DecodeError
+  std::function<void(const Json&)> check_input;           // throws DecodeError
 };
 
 [[noreturn]] void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error);
@@ -58,10 +58,12 @@ class Workflow<R(P)> {
 
  private:
   static std::shared_ptr<const detail::WorkflowSpec> make_spec(std::string name,
-                                                                std::shared_ptr<Body> body) {
+                                                               std::shared_ptr<Body> body) {
     auto spec = std::make_shared<detail::WorkflowSpec>();
     spec->name = std::move(name);
-    spec->run = [body](WorkflowContext& ctx, Json input) { return run(body, ctx, std::move(input)); };
+    spec->run = [body](WorkflowContext& ctx, Json input) {
+      return run(body, ctx, std::move(input));
+    };
     spec->check_input = [where = "input of workflow '" + spec->name + "'"](const Json& input) {
       (void)decode<P>(input, where);
     };

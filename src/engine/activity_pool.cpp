@@ -4,7 +4,9 @@ namespace durable::detail {
 
 ActivityPool::ActivityPool(std::size_t threads) : size_(threads == 0 ? 1 : threads) {}
 
-ActivityPool::~ActivityPool() { stop(); }
+ActivityPool::~ActivityPool() {
+  stop();
+}
 
 void ActivityPool::start() {
   std::lock_guard lock(mutex_);

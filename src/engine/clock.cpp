@@ -28,7 +28,8 @@ TimePoint ManualClock::now() const {
 
 std::chrono::nanoseconds ManualClock::real_wait_until(TimePoint deadline) const {
   // Time only moves through advance()/set(), which notify listeners; until then, sleep long.
-  return now() >= deadline ? std::chrono::nanoseconds{0} : std::chrono::nanoseconds{std::chrono::hours(1)};
+  return now() >= deadline ? std::chrono::nanoseconds{0}
+                           : std::chrono::nanoseconds{std::chrono::hours(1)};
 }
 
 int ManualClock::add_listener(std::function<void()> on_jump) {

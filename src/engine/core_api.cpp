@@ -29,17 +29,18 @@ std::uint64_t WorkflowContext::random() {
 }
 
 std::string WorkflowContext::uuid() {
-  return detail::side_effect(*core_, "uuid", [] {
-           return Json(detail::format_uuid_v4(detail::secure_random_u64(),
-                                              detail::secure_random_u64()));
-         })
+  return detail::side_effect(*core_, "uuid",
+                             [] {
+                               return Json(detail::format_uuid_v4(detail::secure_random_u64(),
+                                                                  detail::secure_random_u64()));
+                             })
       .get<std::string>();
 }
 
 namespace detail {
 
-int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
-                   ActivityCall call, Json input) {
+int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                   Json input) {
   return core.begin_activity(std::move(spec), std::move(call), std::move(input));
 }
 int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
@@ -49,16 +50,24 @@ int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Durati
 int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout) {
   return core.begin_deferred(name, timeout);
 }
-const Outcome* outcome(ExecutionCore& core, int op) { return core.outcome(op); }
-void wait(ExecutionCore& core, int op, Waiter* waiter) { core.wait(op, waiter); }
-void release(ExecutionCore& core, int op) noexcept { core.release(op); }
+const Outcome* outcome(ExecutionCore& core, int op) {
+  return core.outcome(op);
+}
+void wait(ExecutionCore& core, int op, Waiter* waiter) {
+  core.wait(op, waiter);
+}
+void release(ExecutionCore& core, int op) noexcept {
+  core.release(op);
+}
 void park_on_decode_error(ExecutionCore& core, int /*op*/, const DecodeError& error) {
   core.park("durable::DecodeError", error.what());
 }
 void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error) {
   core.park("durable::DecodeError", error.what());
 }
-std::string describe_op(ExecutionCore& core, int op) { return core.describe_op(op); }
+std::string describe_op(ExecutionCore& core, int op) {
+  return core.describe_op(op);
+}
 Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make) {
   return core.side_effect(name, make);
 }
@@ -66,10 +75,18 @@ void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> s
                       ActivityCall call, Json input) {
   core.add_compensation(std::move(spec), std::move(call), std::move(input));
 }
-std::string token(ExecutionCore& core, std::string_view deferred) { return core.token(deferred); }
-const std::string& execution_id(const ExecutionCore& core) { return core.id(); }
-bool is_replaying(const ExecutionCore& core) { return core.is_replaying(); }
-TimePoint clock_now(ExecutionCore& core) { return core.clock_now(); }
+std::string token(ExecutionCore& core, std::string_view deferred) {
+  return core.token(deferred);
+}
+const std::string& execution_id(const ExecutionCore& core) {
+  return core.id();
+}
+bool is_replaying(const ExecutionCore& core) {
+  return core.is_replaying();
+}
+TimePoint clock_now(ExecutionCore& core) {
+  return core.clock_now();
+}
 
 }  // namespace detail
 }  // namespace durable

@@ -18,7 +18,9 @@ class Engine::Impl : public detail::Scheduler {
 Engine::Engine(std::shared_ptr<JournalStore> store, EngineOptions options)
     : impl_(std::make_unique<Impl>(std::move(store), std::move(options))) {}
 
-Engine::~Engine() { impl_->stop(); }
+Engine::~Engine() {
+  impl_->stop();
+}
 
 void Engine::add_workflow(std::shared_ptr<const detail::WorkflowSpec> spec) {
   impl_->add_workflow(std::move(spec));
@@ -28,8 +30,12 @@ void Engine::add_deferred_check(const std::string& name, std::function<void(cons
   impl_->add_deferred_check(name, std::move(check));
 }
 
-void Engine::start() { impl_->start(); }
-void Engine::stop() { impl_->stop(); }
+void Engine::start() {
+  impl_->start();
+}
+void Engine::stop() {
+  impl_->stop();
+}
 
 std::string Engine::start_execution(std::string_view workflow, const Json& input,
                                     std::optional<std::string> idempotency_key) {
@@ -74,9 +80,10 @@ void Engine::resume(const std::string& id) {
   auto record = impl_->store().get_execution(id);
   if (!record) throw NoSuchExecution("no execution with id " + id);
   if (record->status != ExecutionStatus::kNeedsAttention) {
-    throw DurableError(fmt::format("execution {} is {}; only an execution that needs attention "
-                                   "can be resumed",
-                                   id, to_string(record->status)));
+    throw DurableError(
+        fmt::format("execution {} is {}; only an execution that needs attention "
+                    "can be resumed",
+                    id, to_string(record->status)));
   }
   ExecutionWrite write;
   write.execution_id = id;
@@ -111,10 +118,18 @@ ResolveOutcome Engine::resolve_checked(std::optional<std::string> expected_defer
   return outcome;
 }
 
-void Engine::wait_idle() { impl_->wait_idle(); }
-EngineStats Engine::stats() const { return impl_->stats(); }
-JournalStore& Engine::store() { return impl_->store(); }
-Clock& Engine::clock() { return impl_->clock(); }
+void Engine::wait_idle() {
+  impl_->wait_idle();
+}
+EngineStats Engine::stats() const {
+  return impl_->stats();
+}
+JournalStore& Engine::store() {
+  return impl_->store();
+}
+Clock& Engine::clock() {
+  return impl_->clock();
+}
 
 namespace detail {
 

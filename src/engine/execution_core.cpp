@@ -11,8 +11,12 @@
 namespace durable::detail {
 namespace {
 
-std::int64_t to_ms(TimePoint t) { return t.time_since_epoch().count(); }
-TimePoint from_ms(std::int64_t ms) { return TimePoint{Duration{ms}}; }
+std::int64_t to_ms(TimePoint t) {
+  return t.time_since_epoch().count();
+}
+TimePoint from_ms(std::int64_t ms) {
+  return TimePoint{Duration{ms}};
+}
 
 const char* kind_name(OpKind kind) {
   switch (kind) {
@@ -511,12 +515,13 @@ void ExecutionCore::check_deferred(int op, OpState& st, bool deadline_passed) {
   if (st.outcome || st.outcome_pending) return;
   std::optional<DeferredRecord> record;
   try {
-    record = deadline_passed ? scheduler_.store().close_deferred(id_, st.name,
-                                                                  scheduler_.clock().now())
-                             : scheduler_.store().get_deferred(id_, st.name);
+    record = deadline_passed
+                 ? scheduler_.store().close_deferred(id_, st.name, scheduler_.clock().now())
+                 : scheduler_.store().get_deferred(id_, st.name);
   } catch (const StoreError& e) {
     // Looked at again on the next poke or store poll; a deadline is re-armed shortly.
-    scheduler_.fault(fmt::format("execution {}: reading deferred '{}': {}", id_, st.name, e.what()));
+    scheduler_.fault(
+        fmt::format("execution {}: reading deferred '{}': {}", id_, st.name, e.what()));
     if (deadline_passed) {
       scheduler_.arm(*this, op, scheduler_.clock().now() + Duration{100},
                      TimerKind::kDeferredDeadline);
@@ -568,9 +573,9 @@ void ExecutionCore::deliver_cancel(int op, OpState& st) {
 void ExecutionCore::complete_op(int op, Outcome::Kind kind, EventType type, Json data) {
   OpState& st = ops_[op];
   st.outcome_pending = true;
-  Json value = kind == Outcome::Kind::kError   ? data["error"]
-               : data.contains("value")        ? data["value"]
-                                               : Json(nullptr);
+  Json value = kind == Outcome::Kind::kError ? data["error"]
+               : data.contains("value")      ? data["value"]
+                                             : Json(nullptr);
   std::int64_t index = append(type, op, st.name, std::move(data));
   post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
 }
@@ -656,7 +661,9 @@ void ExecutionCore::park(std::string type, std::string message) {
   throw ParkedSignal{};
 }
 
-TimePoint ExecutionCore::clock_now() { return scheduler_.clock().now(); }
+TimePoint ExecutionCore::clock_now() {
+  return scheduler_.clock().now();
+}
 
 std::string ExecutionCore::describe_op(int op) const {
   auto it = ops_.find(op);

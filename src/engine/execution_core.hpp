@@ -27,9 +27,9 @@ enum class OpKind : std::uint8_t { kActivity = 1, kTimer = 2, kDeferred = 3, kSi
 struct OpState {
   OpKind kind = OpKind::kActivity;
   std::string name;
-  bool from_journal = false;    // the loaded journal has events for this op
-  bool live = false;            // started (or resumed) by this engine
-  bool outcome_pending = false; // an outcome event is appended but not yet durable
+  bool from_journal = false;     // the loaded journal has events for this op
+  bool live = false;             // started (or resumed) by this engine
+  bool outcome_pending = false;  // an outcome event is appended but not yet durable
   bool abandoned = false;
   std::optional<Outcome> outcome;  // durable outcome
   Waiter* waiter = nullptr;

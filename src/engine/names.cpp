@@ -17,12 +17,23 @@ constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 6> kStatusNam
     {ExecutionStatus::kNeedsAttention, "needs_attention"},
 }};
 
-constexpr std::array<const char*, 17> kEventNames{
-    "unknown",           "started",          "activity_started",  "activity_attempt_failed",
-    "activity_completed", "activity_failed",  "timer_scheduled",   "timer_fired",
-    "deferred_awaited",  "deferred_resolved", "deferred_timed_out", "side_effect",
-    "op_cancelled",      "completed",        "failed",            "cancelled",
-    "compensation_started"};
+constexpr std::array<const char*, 17> kEventNames{"unknown",
+                                                  "started",
+                                                  "activity_started",
+                                                  "activity_attempt_failed",
+                                                  "activity_completed",
+                                                  "activity_failed",
+                                                  "timer_scheduled",
+                                                  "timer_fired",
+                                                  "deferred_awaited",
+                                                  "deferred_resolved",
+                                                  "deferred_timed_out",
+                                                  "side_effect",
+                                                  "op_cancelled",
+                                                  "completed",
+                                                  "failed",
+                                                  "cancelled",
+                                                  "compensation_started"};
 
 }  // namespace
 

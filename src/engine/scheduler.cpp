@@ -20,7 +20,9 @@ Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options)
       clock_(options_.clock ? options_.clock : &SystemClock::instance()),
       pool_(options_.activity_threads) {}
 
-Scheduler::~Scheduler() { stop(); }
+Scheduler::~Scheduler() {
+  stop();
+}
 
 void Scheduler::start() {
   {
@@ -165,33 +167,33 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   if (st.spec->options.timeout.count() > 0) {
     arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
   }
-  pool_.submit([this, id = core.id(), op, attempt, spec = st.spec, call = st.call,
-                flag = st.cancel_flag] {
-    ActivityContext ctx(id, spec->name, op, attempt, flag);
-    bool ok = false;
-    bool non_retryable = false;
-    Json value;
-    try {
-      value = call(ctx);
-      ok = true;
-    } catch (...) {
-      CaughtError caught = describe_current_exception();
-      value = std::move(caught.error);
-      non_retryable = caught.non_retryable;
-    }
-    {
-      std::lock_guard lock(inbox_mutex_);
-      --activities_in_flight_;
-      inbox_.push_back([this, id, op, attempt, ok, value = std::move(value), non_retryable] {
-        auto it = executions_.find(id);
-        if (it == executions_.end()) return;
-        it->second->on_activity_result(op, attempt, ok, value, non_retryable);
-        make_ready(it->second.get());
+  pool_.submit(
+      [this, id = core.id(), op, attempt, spec = st.spec, call = st.call, flag = st.cancel_flag] {
+        ActivityContext ctx(id, spec->name, op, attempt, flag);
+        bool ok = false;
+        bool non_retryable = false;
+        Json value;
+        try {
+          value = call(ctx);
+          ok = true;
+        } catch (...) {
+          CaughtError caught = describe_current_exception();
+          value = std::move(caught.error);
+          non_retryable = caught.non_retryable;
+        }
+        {
+          std::lock_guard lock(inbox_mutex_);
+          --activities_in_flight_;
+          inbox_.push_back([this, id, op, attempt, ok, value = std::move(value), non_retryable] {
+            auto it = executions_.find(id);
+            if (it == executions_.end()) return;
+            it->second->on_activity_result(op, attempt, ok, value, non_retryable);
+            make_ready(it->second.get());
+          });
+          idle_ = false;
+        }
+        inbox_cv_.notify_one();
       });
-      idle_ = false;
-    }
-    inbox_cv_.notify_one();
-  });
 }
 
 void Scheduler::loop() {
@@ -373,8 +375,7 @@ void Scheduler::load(const std::string& id) {
     fault(fmt::format("execution {}: cannot read it: {}", id, e.what()));
     return;
   }
-  if (!record || is_final(record->status) ||
-      record->status == ExecutionStatus::kNeedsAttention) {
+  if (!record || is_final(record->status) || record->status == ExecutionStatus::kNeedsAttention) {
     return;
   }
   auto spec = find_workflow(record->workflow);

@@ -42,8 +42,7 @@ class Scheduler {
   std::string create(NewExecution execution);
   // Wakes an execution after a resolution, a cancellation or a resume.
   void poke(const std::string& id);
-  std::optional<ExecutionRecord> wait_final(const std::string& id,
-                                            std::optional<Duration> timeout);
+  std::optional<ExecutionRecord> wait_final(const std::string& id, std::optional<Duration> timeout);
   void wait_idle();
   EngineStats stats() const;
 

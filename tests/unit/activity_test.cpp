@@ -54,9 +54,8 @@ TEST_F(ActivityTest, WaitsForTheBackoffBeforeTheNextAttempt) {
                                 return 7;
                               },
                               {.retry = {.max_attempts = 2, .initial_backoff = 30s}}};
-  const Workflow<int(int)> wf{"wf", [&](WorkflowContext& ctx, int) -> Task<int> {
-                                co_return co_await ctx.run(flaky);
-                              }};
+  const Workflow<int(int)> wf{
+      "wf", [&](WorkflowContext& ctx, int) -> Task<int> { co_return co_await ctx.run(flaky); }};
   Engine& engine = boot();
   auto h = engine.start(wf, 0);
   engine.wait_idle();
@@ -141,11 +140,9 @@ TEST_F(ActivityTest, AnAttemptThatOverrunsItsTimeoutFailsAndIsAskedToStop) {
                                }
                                return 5;
                              },
-                             {.retry = {.max_attempts = 2, .initial_backoff = 1s},
-                              .timeout = 10s}};
-  const Workflow<int(int)> wf{"wf", [&](WorkflowContext& ctx, int) -> Task<int> {
-                                co_return co_await ctx.run(slow);
-                              }};
+                             {.retry = {.max_attempts = 2, .initial_backoff = 1s}, .timeout = 10s}};
+  const Workflow<int(int)> wf{
+      "wf", [&](WorkflowContext& ctx, int) -> Task<int> { co_return co_await ctx.run(slow); }};
   Engine& engine = boot();
   auto h = engine.start(wf, 0);
   while (calls.load() == 0) std::this_thread::yield();

@@ -27,8 +27,7 @@ const Activity<std::string(std::string)> kBook{"book", [](std::string what) {
                                                  note("book " + what);
                                                  return what + "-ref";
                                                }};
-const Activity<void(std::string)> kUnbook{"unbook",
-                                          [](std::string ref) { note("unbook " + ref); }};
+const Activity<void(std::string)> kUnbook{"unbook", [](std::string ref) { note("unbook " + ref); }};
 const Activity<void()> kFail{"fail", []() { throw NonRetryableError("payment declined"); }};
 
 // Books a flight and a hotel, registers compensations, then either waits 24 h or fails.
@@ -61,8 +60,8 @@ TEST_F(CancellationTest, ACancelledWorkflowSeesCancelledAndCompensatesInReverse)
   EXPECT_EQ(engine.cancel(h.id()), CancelOutcome::kRequested);
   EXPECT_THROW(h.get(), Cancelled);
   EXPECT_EQ(h.status(), ExecutionStatus::kCancelled);
-  EXPECT_EQ(log_copy(), (std::vector<std::string>{"book flight", "book hotel",
-                                                  "unbook hotel-ref", "unbook flight-ref"}));
+  EXPECT_EQ(log_copy(), (std::vector<std::string>{"book flight", "book hotel", "unbook hotel-ref",
+                                                  "unbook flight-ref"}));
   EXPECT_EQ(events_of(h.id(), EventType::kOpCancelled).size(), 1u);
   EXPECT_EQ(events_of(h.id(), EventType::kCompensationStarted).size(), 1u);
   EXPECT_EQ(engine.cancel(h.id()), CancelOutcome::kExecutionFinished);
@@ -79,8 +78,8 @@ TEST_F(CancellationTest, AFailedWorkflowCompensatesAndEndsFailed) {
     EXPECT_NE(e.message().find("payment declined"), std::string::npos);
   }
   EXPECT_EQ(h.status(), ExecutionStatus::kFailed);
-  EXPECT_EQ(log_copy(), (std::vector<std::string>{"book flight", "book hotel",
-                                                  "unbook hotel-ref", "unbook flight-ref"}));
+  EXPECT_EQ(log_copy(), (std::vector<std::string>{"book flight", "book hotel", "unbook hotel-ref",
+                                                  "unbook flight-ref"}));
 }
 
 TEST_F(CancellationTest, ACancelRequestedWhileNoEngineRunsIsDeliveredOnRestart) {

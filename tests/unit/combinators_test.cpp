@@ -32,8 +32,9 @@ const Workflow<int(int)> kFanOut{"fan_out", [](WorkflowContext& ctx, int n) -> T
                                    auto squares = co_await all(std::move(ops));
                                    int sum = 0;
                                    for (int s : squares) sum += s;
-                                   auto [a, b, slept] = co_await all(
-                                       ctx.run(kSquare, 10), ctx.run(kSquare, 20), ctx.sleep("s", 1h));
+                                   auto [a, b, slept] =
+                                       co_await all(ctx.run(kSquare, 10), ctx.run(kSquare, 20),
+                                                    ctx.sleep("s", 1h));
                                    (void)slept;
                                    co_return sum + a + b;
                                  }};

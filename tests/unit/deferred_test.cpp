@@ -139,8 +139,7 @@ TEST_F(DeferredTest, AResolutionOfTheWrongTypeIsRejectedAndChangesNothing) {
     EXPECT_NE(std::string(e.what()).find("approval"), std::string::npos);
   }
   EXPECT_FALSE(store_->get_deferred(h.id(), "approval").has_value());
-  EXPECT_EQ(engine.resolve(kApproval, token, Decision{false, "typed"}),
-            ResolveOutcome::kResolved);
+  EXPECT_EQ(engine.resolve(kApproval, token, Decision{false, "typed"}), ResolveOutcome::kResolved);
   EXPECT_EQ(h.get(), "rejected: typed");
 }
 

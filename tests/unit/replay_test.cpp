@@ -39,12 +39,13 @@ TEST_F(ReplayTest, ANewEngineContinuesUnfinishedExecutionsWithoutRerunningFinish
   const DurableDeferred<int> go{"go"};
   std::mutex token_mutex;
   std::map<int, std::string> tokens;
-  const Activity<void(int, std::string)> publish_token{
-      "publish_token", [&](int n, std::string token) {
-        std::lock_guard lock(token_mutex);
-        tokens[n] = token;
-      }};
-  const Workflow<int(int)> wf{"sum_of_squares", [&](WorkflowContext& ctx, int n) -> Task<int> {
+  const Activity<void(int, std::string)> publish_token{"publish_token",
+                                                       [&](int n, std::string token) {
+                                                         std::lock_guard lock(token_mutex);
+                                                         tokens[n] = token;
+                                                       }};
+  const Workflow<int(int)> wf{"sum_of_squares",
+                              [&](WorkflowContext& ctx, int n) -> Task<int> {
                                 int sum = 0;
                                 for (int i = 0; i < 3; ++i) sum += co_await ctx.run(step, i);
                                 co_await ctx.run(publish_token, n, ctx.token(go));
@@ -89,9 +90,8 @@ TEST_F(ReplayTest, AnExecutionCrashedMidActivityRunsThatActivityAgainAsItsNextAt
                                return ctx.attempt();
                              },
                              {.retry = {.max_attempts = 3}}};
-  const Workflow<int(int)> wf{"wf", [&](WorkflowContext& ctx, int) -> Task<int> {
-                                co_return co_await ctx.run(slow);
-                              }};
+  const Workflow<int(int)> wf{
+      "wf", [&](WorkflowContext& ctx, int) -> Task<int> { co_return co_await ctx.run(slow); }};
   auto setup = [&](Engine& e) { e.add(wf); };
   Engine& first = boot(setup);
   auto h = first.start(wf, 0);

@@ -13,12 +13,12 @@ using testing::EngineTest;
 
 class SleepTest : public EngineTest {};
 
-const Workflow<std::int64_t(int)> kNap{
-    "nap", [](WorkflowContext& ctx, int hours) -> Task<std::int64_t> {
-      TimePoint start = ctx.now();
-      co_await ctx.sleep("nap", std::chrono::hours(hours));
-      co_return (ctx.now() - start).count();
-    }};
+const Workflow<std::int64_t(int)> kNap{"nap",
+                                       [](WorkflowContext& ctx, int hours) -> Task<std::int64_t> {
+                                         TimePoint start = ctx.now();
+                                         co_await ctx.sleep("nap", std::chrono::hours(hours));
+                                         co_return (ctx.now() - start).count();
+                                       }};
 
 TEST_F(SleepTest, AFortyEightHourSleepFiresOnlyOnceItsTimeHasCome) {
   Engine& engine = boot();

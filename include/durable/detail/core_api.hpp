@@ -42,8 +42,8 @@ struct Waiter {
 // code that catches it anyway cannot make progress: the engine no longer runs the execution.
 struct ParkedSignal {};
 
-int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
-                   ActivityCall call, Json input);
+int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                   Json input);
 int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
                 std::optional<TimePoint> at);
 int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout);
