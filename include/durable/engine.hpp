@@ -102,8 +102,10 @@ class Engine {
 
   // Starts the scheduler and workers and resumes every unfinished execution. Idempotent.
   void start();
-  // Stops scheduling, commits what is pending, asks running activities to cancel and waits for
-  // them. Idempotent; the destructor calls it.
+  // Stops after the current scheduler round (whose output is committed), asks running
+  // activities to cancel, waits for them and drops their results: an activity cut short runs
+  // again as its next attempt when an engine next loads the execution. Idempotent; the destructor
+  // calls it. start() may be called again afterwards.
   void stop();
 
   // Starts an execution (or finds the existing one with the same idempotency key) once it is
