@@ -128,6 +128,7 @@ class CrashTest : public ::testing::Test {
   std::optional<int> run_until(Child& child, std::chrono::steady_clock::time_point deadline) {
     for (;;) {
       resolve_published();
+      if (HasFatalFailure()) return std::nullopt;
       if (auto status = child.try_reap()) return status;
       if (std::chrono::steady_clock::now() >= deadline) return std::nullopt;
       std::this_thread::sleep_for(1ms);
@@ -174,6 +175,7 @@ TEST_F(CrashTest, SigkillAtRandomMomentsNeitherLosesNorDuplicatesAnything) {
     auto child = launch(from, to);
     auto status = run_until(
         *child, std::chrono::steady_clock::now() + std::chrono::milliseconds(delay_ms(rng)));
+    ASSERT_FALSE(HasFatalFailure());
     if (!status) {
       child->kill_and_reap();
       ++killed;
@@ -188,6 +190,7 @@ TEST_F(CrashTest, SigkillAtRandomMomentsNeitherLosesNorDuplicatesAnything) {
   {
     auto child = launch(from, to);
     auto status = run_until(*child, std::chrono::steady_clock::now() + kFinishBound);
+    ASSERT_FALSE(HasFatalFailure());
     ASSERT_TRUE(status) << "the last worker did not finish in time:\n" << worker_output_tail();
     ASSERT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0)
         << "the worker failed (status " << *status << "):\n"

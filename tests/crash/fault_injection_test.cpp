@@ -400,8 +400,14 @@ TEST_P(CorruptJournalTest, ADamagedEventRowParksItsExecutionNamingTheIndexAndOth
   {
     auto engine = boot_held(SqliteStore::open(original));
     for (int n = 0; n < kExecutions; ++n) ids.push_back(engine->start(held_, std::int64_t{n}).id());
-    engine->wait_idle();
-    for (const auto& id : ids) ASSERT_EQ(engine->describe(id)->status, ExecutionStatus::kWaiting);
+    // Idle is not enough: an execution waiting for the retry of its activity is idle too.
+    auto deadline = std::chrono::steady_clock::now() + kBound;
+    for (const auto& id : ids) {
+      while (engine->describe(id)->waiting_on != "deferred 'hold'") {
+        ASSERT_LT(std::chrono::steady_clock::now(), deadline) << id << " never waited for 'hold'";
+        std::this_thread::sleep_for(1ms);
+      }
+    }
   }  // the engine and its store are closed: the file is a complete journal
   std::filesystem::copy_file(original, copy);
   if (std::filesystem::exists(original + "-wal")) {
