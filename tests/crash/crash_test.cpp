@@ -5,7 +5,7 @@
 //
 // Environment:
 //  * DURABLE_CRASH_KILLS=<n>: how many kills; 100 by default (the CI size, about 15 s). The long
-//    mode is DURABLE_CRASH_KILLS=5000 (about 10 minutes on 2 cores).
+//    mode is DURABLE_CRASH_KILLS=5000 (about 18 minutes on 2 cores).
 //  * DURABLE_CRASH_SEED=<n>: the seed of the kill schedule, printed by every run, to replay one.
 #include <fcntl.h>
 #include <signal.h>
