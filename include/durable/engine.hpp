@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "durable/clock.hpp"
@@ -111,7 +112,8 @@ class Engine {
   // Starts an execution (or finds the existing one with the same idempotency key) once it is
   // durably created. Starts the engine if needed.
   template <class R, class P>
-  ExecutionHandle<R> start(const Workflow<R(P)>& workflow, P payload, StartOptions options = {}) {
+  ExecutionHandle<R> start(const Workflow<R(P)>& workflow, std::type_identity_t<P> payload,
+                           StartOptions options = {}) {
     add_workflow(workflow.spec());
     auto key =
         options.idempotency_key ? options.idempotency_key : workflow.idempotency_key(payload);
@@ -119,7 +121,8 @@ class Engine {
   }
   // Starts and waits for the result.
   template <class R, class P>
-  R execute(const Workflow<R(P)>& workflow, P payload, StartOptions options = {}) {
+  R execute(const Workflow<R(P)>& workflow, std::type_identity_t<P> payload,
+            StartOptions options = {}) {
     return start(workflow, std::move(payload), std::move(options)).get();
   }
   template <class R>
