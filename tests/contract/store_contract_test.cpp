@@ -22,6 +22,9 @@ struct StoreFactory {
   std::function<std::shared_ptr<JournalStore>(const TempDir&)> make;
 };
 
+// GTest prints a parameter in test listings; the store's name says all there is to say.
+void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+
 std::string factory_name(const ::testing::TestParamInfo<StoreFactory>& info) {
   return info.param.name;
 }
