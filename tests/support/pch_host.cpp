@@ -1,0 +1,1 @@
+// Compiles the shared precompiled header of the tests (see tests/CMakeLists.txt).
