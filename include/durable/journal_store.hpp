@@ -40,6 +40,7 @@ enum class EventType : std::uint8_t {
   kFailed = 14,                // execution-level: {"error"}
   kCancelled = 15,             // execution-level: {"error"?}
   kCompensationStarted = 16,   // execution-level: {"reason", "count"}
+  kPatchMarker = 17,           // op: ctx.patched(name) took the new branch
 };
 
 // A stable lower-case name ("activity_started") for logs, the CLI and docs.

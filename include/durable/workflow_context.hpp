@@ -72,6 +72,19 @@ class WorkflowContext {
     return detail::token(*core_, deferred.name());
   }
 
+  // Versioning (Temporal's semantics). Guards a change to workflow code:
+  //   if (ctx.patched("send-receipt")) co_await ctx.run(send_receipt, order);
+  // true for executions that reach this point under the new code (a marker is journaled), false
+  // for executions whose history was recorded before the change, which keep replaying the old
+  // branch. Once no execution recorded before the change remains, replace the call by
+  // deprecate_patch("send-receipt") and keep only the new branch; once none recorded with the
+  // marker remains, delete that call too.
+  bool patched(std::string_view change_id) { return detail::patched(*core_, change_id, true); }
+  // Consumes the marker of a retired patch where a history has one; records nothing.
+  void deprecate_patch(std::string_view change_id) {
+    (void)detail::patched(*core_, change_id, false);
+  }
+
   // Side effects: journaled on first run, the same value on every replay.
   TimePoint now();
   std::uint64_t random();

@@ -68,6 +68,9 @@ void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error) {
 std::string describe_op(ExecutionCore& core, int op) {
   return core.describe_op(op);
 }
+bool patched(ExecutionCore& core, std::string_view change_id, bool record) {
+  return core.patched(change_id, record);
+}
 Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make) {
   return core.side_effect(name, make);
 }

@@ -28,6 +28,8 @@ const char* kind_name(OpKind kind) {
       return "deferred";
     case OpKind::kSideEffect:
       return "side effect";
+    case OpKind::kPatch:
+      return "patch marker";
   }
   return "operation";
 }
@@ -43,6 +45,8 @@ OpKind kind_of(EventType type) {
       return OpKind::kDeferred;
     case EventType::kSideEffect:
       return OpKind::kSideEffect;
+    case EventType::kPatchMarker:
+      return OpKind::kPatch;
     default:
       return OpKind::kActivity;
   }
@@ -323,6 +327,14 @@ int ExecutionCore::begin(OpKind kind, std::string_view name) {
   auto it = ops_.find(op);
   if (it != ops_.end() && it->second.from_journal) {
     OpState& st = it->second;
+    if (st.kind == OpKind::kPatch) {
+      park("durable::NonDeterminism",
+           fmt::format("execution {} (workflow '{}'): the code no longer matches the journal at "
+                       "operation {}: the journal holds patch marker '{}' but the code asked for "
+                       "{} '{}'; keep ctx.deprecate_patch(\"{}\") at that point until no "
+                       "execution recorded with the marker remains",
+                       id_, spec_->name, op, st.name, kind_name(kind), name, st.name));
+    }
     if (st.kind != kind || st.name != name) {
       park("durable::NonDeterminism",
            fmt::format("execution {} (workflow '{}'): the code no longer matches the journal at "
@@ -413,6 +425,7 @@ void ExecutionCore::start_live(int op, OpState& st) {
       check_deferred(op, st, false);
       break;
     case OpKind::kSideEffect:
+    case OpKind::kPatch:
       break;
   }
 }
@@ -641,6 +654,24 @@ Json ExecutionCore::side_effect(std::string_view name, const std::function<Json(
   append(EventType::kSideEffect, op, name, {{"value", value}});
   ops_.erase(op);
   return value;
+}
+
+bool ExecutionCore::patched(std::string_view change_id, bool record) {
+  if (parked_) throw ParkedSignal{};
+  int op = next_op_;
+  auto it = ops_.find(op);
+  if (it != ops_.end() && it->second.from_journal) {
+    if (it->second.kind != OpKind::kPatch || it->second.name != change_id) {
+      return false;  // a history from before the change: the old branch, and no op is taken
+    }
+    ++next_op_;
+    ops_.erase(it);
+    return true;
+  }
+  if (is_replaying() || !record) return false;
+  ++next_op_;
+  append(EventType::kPatchMarker, op, change_id, Json::object());
+  return true;
 }
 
 void ExecutionCore::add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,

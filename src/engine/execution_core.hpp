@@ -22,7 +22,13 @@ namespace durable::detail {
 
 class Scheduler;
 
-enum class OpKind : std::uint8_t { kActivity = 1, kTimer = 2, kDeferred = 3, kSideEffect = 4 };
+enum class OpKind : std::uint8_t {
+  kActivity = 1,
+  kTimer = 2,
+  kDeferred = 3,
+  kSideEffect = 4,
+  kPatch = 5
+};
 
 struct OpState {
   OpKind kind = OpKind::kActivity;
@@ -95,6 +101,7 @@ class ExecutionCore {
   void wait(int op, Waiter* waiter);
   void release(int op) noexcept;
   Json side_effect(std::string_view name, const std::function<Json()>& make);
+  bool patched(std::string_view change_id, bool record);
   void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
   std::string token(std::string_view deferred);
   bool is_replaying() const { return next_op_ <= last_journaled_op_; }

@@ -59,6 +59,8 @@ void release(ExecutionCore& core, int op) noexcept;
 // Describes an op for error messages ("activity 'draft' (operation 3) of execution X").
 std::string describe_op(ExecutionCore& core, int op);
 
+// See WorkflowContext::patched and deprecate_patch.
+bool patched(ExecutionCore& core, std::string_view change_id, bool record);
 Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make);
 void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
                       ActivityCall call, Json input);
