@@ -41,6 +41,9 @@ enum class EventType : std::uint8_t {
   kCancelled = 15,             // execution-level: {"error"?}
   kCompensationStarted = 16,   // execution-level: {"reason", "count"}
   kPatchMarker = 17,           // op: ctx.patched(name) took the new branch
+  kChildStarted = 18,          // op: {"child", "workflow", "input"}; the child is created with it
+  kChildCompleted = 19,        // op: {"value"}
+  kChildFailed = 20,           // op: {"error"} (the child failed or was cancelled)
 };
 
 // A stable lower-case name ("activity_started") for logs, the CLI and docs.

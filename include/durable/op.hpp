@@ -57,6 +57,9 @@ class [[nodiscard]] Op {
       case Kind::kError: {
         Json error = out->data;
         detail::release(*core, op_);
+        if (error.contains("child")) {
+          throw WorkflowFailed(error.value("type", ""), error.value("message", ""));
+        }
         throw ActivityError(error.value("activity", ""), error.value("type", ""),
                             error.value("message", ""), error.value("attempts", 0));
       }

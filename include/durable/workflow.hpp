@@ -90,4 +90,11 @@ class Workflow<R(P)> {
   std::shared_ptr<const detail::WorkflowSpec> spec_;
 };
 
+template <class R, class P>
+Op<R> WorkflowContext::child(const Workflow<R(P)>& workflow, std::type_identity_t<P> payload,
+                             const ChildOptions& options) {
+  return Op<R>(core_,
+               detail::begin_child(*core_, workflow.spec(), encode<P>(payload), options.id));
+}
+
 }  // namespace durable

@@ -18,6 +18,14 @@
 
 namespace durable {
 
+template <class Signature>
+class Workflow;
+
+struct ChildOptions {
+  // The child's execution id; by default "<parent id>/<operation index>", stable across replays.
+  std::optional<std::string> id{};
+};
+
 class WorkflowContext {
  public:
   explicit WorkflowContext(detail::ExecutionCore& core) : core_(&core) {}
@@ -36,6 +44,15 @@ class WorkflowContext {
                                     std::move(input));
     return Op<R>(core_, op);
   }
+
+  // Starts a child workflow and waits for its result. The child is created in the same commit
+  // that journals its start, so it exists exactly once; it runs as an execution of its own and
+  // survives restarts of either side. Its failure (or cancellation) surfaces as WorkflowFailed.
+  // Cancelling the parent, or the parent ending while the child runs, cancels the child.
+  // (Defined in workflow.hpp.)
+  template <class R, class P>
+  Op<R> child(const Workflow<R(P)>& workflow, std::type_identity_t<P> payload,
+              const ChildOptions& options = {});
 
   // Registers an activity to run if the workflow later fails or is cancelled. Compensations run
   // in reverse order of registration, after the workflow body has exited; register one right

@@ -50,6 +50,10 @@ int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Durati
 int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout) {
   return core.begin_deferred(name, timeout);
 }
+int begin_child(ExecutionCore& core, std::shared_ptr<const WorkflowSpec> spec, Json input,
+                std::optional<std::string> id) {
+  return core.begin_child(std::move(spec), std::move(input), std::move(id));
+}
 const Outcome* outcome(ExecutionCore& core, int op) {
   return core.outcome(op);
 }

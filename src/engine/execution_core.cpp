@@ -30,6 +30,8 @@ const char* kind_name(OpKind kind) {
       return "side effect";
     case OpKind::kPatch:
       return "patch marker";
+    case OpKind::kChild:
+      return "child workflow";
   }
   return "operation";
 }
@@ -47,6 +49,10 @@ OpKind kind_of(EventType type) {
       return OpKind::kSideEffect;
     case EventType::kPatchMarker:
       return OpKind::kPatch;
+    case EventType::kChildStarted:
+    case EventType::kChildCompleted:
+    case EventType::kChildFailed:
+      return OpKind::kChild;
     default:
       return OpKind::kActivity;
   }
@@ -65,7 +71,8 @@ ExecutionCore::ExecutionCore(Scheduler& scheduler, std::string id,
       next_index_(next_index) {}
 
 ExecutionCore::~ExecutionCore() {
-  abandon_all();
+  abandon_all(false);
+  destroying_ = true;
   root_ = Task<Json>{};  // frames (and the Ops in them) go before the op table
 }
 
@@ -126,6 +133,16 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
         case EventType::kDeferredTimedOut:
           set_outcome(Outcome::Kind::kTimedOut, nullptr);
+          break;
+        case EventType::kChildStarted:
+          st.child_id = data.at("child").get<std::string>();
+          st.scheduled = true;
+          break;
+        case EventType::kChildCompleted:
+          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          break;
+        case EventType::kChildFailed:
+          set_outcome(Outcome::Kind::kError, data.at("error"));
           break;
         case EventType::kOpCancelled:
           set_outcome(Outcome::Kind::kCancelled, nullptr);
@@ -196,7 +213,7 @@ void ExecutionCore::run_ready() {
 
 void ExecutionCore::finish() {
   finished_ = true;
-  abandon_all();
+  abandon_all(!parked_);
   if (parked_) {
     pending_.clear();
     post_commit_.clear();
@@ -375,6 +392,16 @@ int ExecutionCore::begin_deferred(std::string_view name, std::optional<Duration>
   return op;
 }
 
+int ExecutionCore::begin_child(std::shared_ptr<const WorkflowSpec> spec, Json input,
+                               std::optional<std::string> id) {
+  int op = begin(OpKind::kChild, spec->name);
+  OpState& st = ops_[op];
+  if (st.child_id.empty()) st.child_id = id ? *id : fmt::format("{}/{}", id_, op);
+  st.child_spec = std::move(spec);
+  st.input = std::move(input);
+  return op;
+}
+
 const Outcome* ExecutionCore::outcome(int op) {
   OpState* st = find(op);
   return st && st->outcome ? &*st->outcome : nullptr;
@@ -424,10 +451,64 @@ void ExecutionCore::start_live(int op, OpState& st) {
       if (st.due) scheduler_.arm(*this, op, *st.due, TimerKind::kDeferredDeadline);
       check_deferred(op, st, false);
       break;
+    case OpKind::kChild:
+      scheduler_.add_workflow(st.child_spec);
+      if (!st.scheduled) {
+        st.scheduled = true;
+        append(EventType::kChildStarted, op, st.name,
+               {{"child", st.child_id}, {"workflow", st.child_spec->name}, {"input", st.input}});
+        NewExecution child;
+        child.id = st.child_id;
+        child.workflow = st.child_spec->name;
+        child.input = st.input.dump();
+        child.created_at = scheduler_.clock().now();
+        scheduler_.create_child(std::move(child));
+      } else {
+        check_child(op, st);
+      }
+      scheduler_.watch_child(st.child_id, id_);
+      break;
     case OpKind::kSideEffect:
     case OpKind::kPatch:
       break;
   }
+}
+
+void ExecutionCore::check_child(int op, OpState& st) {
+  if (st.outcome || st.outcome_pending) return;
+  std::optional<ExecutionRecord> child;
+  try {
+    child = scheduler_.store().get_execution(st.child_id);
+  } catch (const StoreError& e) {
+    scheduler_.fault(
+        fmt::format("execution {}: reading child {}: {}", id_, st.child_id, e.what()));
+    return;  // looked at again on the next poke or store poll
+  }
+  if (!child) {
+    // Journaled as started but not in the store: the create and the event share one commit, so
+    // this is a child deleted by an operator.
+    complete_op(op, Outcome::Kind::kError, EventType::kChildFailed,
+                {{"error",
+                  {{"type", "durable::NoSuchExecution"},
+                   {"message", fmt::format("child execution {} no longer exists", st.child_id)},
+                   {"child", st.child_id}}}});
+    return;
+  }
+  if (!is_final(child->status)) return;
+  scheduler_.unwatch_child(st.child_id);
+  if (child->status == ExecutionStatus::kCompleted) {
+    Json value = child->result.empty() ? Json(nullptr) : Json::parse(child->result, nullptr, false);
+    complete_op(op, Outcome::Kind::kValue, EventType::kChildCompleted, {{"value", value}});
+    return;
+  }
+  Json error = Json::parse(child->error.empty() ? "{}" : child->error, nullptr, false);
+  if (!error.is_object()) error = Json::object();
+  if (!error.contains("type")) {
+    error["type"] = child->status == ExecutionStatus::kCancelled ? "durable::Cancelled" : "unknown";
+  }
+  if (!error.contains("message")) error["message"] = std::string(to_string(child->status));
+  error["child"] = st.child_id;
+  complete_op(op, Outcome::Kind::kError, EventType::kChildFailed, {{"error", error}});
 }
 
 void ExecutionCore::start_attempt(int op, OpState& st) {
@@ -573,7 +654,9 @@ void ExecutionCore::on_poke(bool cancel_requested) {
     }
   }
   for (auto& [op, st] : ops_) {
-    if (st.kind == OpKind::kDeferred && st.live && !st.abandoned) check_deferred(op, st, false);
+    if (!st.live || st.abandoned) continue;
+    if (st.kind == OpKind::kDeferred) check_deferred(op, st, false);
+    if (st.kind == OpKind::kChild && !st.outcome && !st.outcome_pending) check_child(op, st);
   }
 }
 
@@ -609,20 +692,24 @@ void ExecutionCore::release(int op) noexcept {
   auto it = ops_.find(op);
   if (it == ops_.end()) return;
   OpState& st = it->second;
-  if (!st.outcome && !st.outcome_pending && st.live) stop_live_work(op, st);
+  if (!destroying_ && !st.outcome && !st.outcome_pending && st.live) stop_live_work(op, st);
   ops_.erase(it);
 }
 
-void ExecutionCore::stop_live_work(int op, OpState& st) noexcept {
+void ExecutionCore::stop_live_work(int op, OpState& st, bool cancel_child) noexcept {
   st.abandoned = true;
+  if (st.kind == OpKind::kChild && !st.child_id.empty()) {
+    scheduler_.unwatch_child(st.child_id);
+    if (cancel_child && !st.outcome) scheduler_.cancel_child(st.child_id);
+  }
   if (st.cancel_flag) st.cancel_flag->store(true);
   st.running_attempt = 0;
   clear_store_timer(op, st);
 }
 
-void ExecutionCore::abandon_all() noexcept {
+void ExecutionCore::abandon_all(bool cancel_children) noexcept {
   for (auto& [op, st] : ops_) {
-    if (st.live && !st.outcome) stop_live_work(op, st);
+    if (st.live && !st.outcome) stop_live_work(op, st, cancel_children);
   }
 }
 

@@ -27,7 +27,8 @@ enum class OpKind : std::uint8_t {
   kTimer = 2,
   kDeferred = 3,
   kSideEffect = 4,
-  kPatch = 5
+  kPatch = 5,
+  kChild = 6
 };
 
 struct OpState {
@@ -48,6 +49,10 @@ struct OpState {
   int running_attempt = 0;  // dispatched and not yet answered; 0 for none
   Json last_error;
   std::shared_ptr<std::atomic<bool>> cancel_flag;
+
+  // Child workflows.
+  std::shared_ptr<const WorkflowSpec> child_spec;
+  std::string child_id;
 
   // Timers (due), deferred waits (deadline) and activity retries (retry_at).
   std::optional<TimePoint> due;
@@ -87,7 +92,9 @@ class ExecutionCore {
   void on_activity_result(int op, int attempt, bool ok, Json value, bool non_retryable);
   void on_timer(int op, TimerKind kind, int generation);
   void on_poke(bool cancel_requested);
-  void abandon_all() noexcept;
+  // Stops all live work. With cancel_children (the execution ended), running children are asked
+  // to cancel too; without (the engine is stopping), they are left to run.
+  void abandon_all(bool cancel_children = false) noexcept;
   const std::string& id() const { return id_; }
   const std::string& workflow() const { return spec_->name; }
 
@@ -97,6 +104,8 @@ class ExecutionCore {
   int begin_timer(std::string_view name, std::optional<Duration> after,
                   std::optional<TimePoint> at);
   int begin_deferred(std::string_view name, std::optional<Duration> timeout);
+  int begin_child(std::shared_ptr<const WorkflowSpec> spec, Json input,
+                  std::optional<std::string> id);
   const Outcome* outcome(int op);
   void wait(int op, Waiter* waiter);
   void release(int op) noexcept;
@@ -129,9 +138,10 @@ class ExecutionCore {
   void start_attempt(int op, OpState& st);
   void fail_attempt(int op, OpState& st, Json error, bool non_retryable);
   void check_deferred(int op, OpState& st, bool deadline_passed);
+  void check_child(int op, OpState& st);
   void deliver(int op, Outcome outcome);
   void deliver_cancel(int op, OpState& st);
-  void stop_live_work(int op, OpState& st) noexcept;
+  void stop_live_work(int op, OpState& st, bool cancel_child = true) noexcept;
   void set_store_timer(int op, OpState& st, TimePoint due);
   void clear_store_timer(int op, OpState& st) noexcept;
   ExecutionStatus current_status(std::string& waiting_on) const;
@@ -172,6 +182,7 @@ class ExecutionCore {
   std::string written_waiting_on_;
   bool dirty_ = true;
   bool queued_ = false;
+  bool destroying_ = false;  // frames are being torn down: releases touch nothing outside
 };
 
 }  // namespace durable::detail

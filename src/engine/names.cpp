@@ -17,7 +17,7 @@ constexpr std::array<std::pair<ExecutionStatus, std::string_view>, 6> kStatusNam
     {ExecutionStatus::kNeedsAttention, "needs_attention"},
 }};
 
-constexpr std::array<const char*, 18> kEventNames{"unknown",
+constexpr std::array<const char*, 21> kEventNames{"unknown",
                                                   "started",
                                                   "activity_started",
                                                   "activity_attempt_failed",
@@ -33,7 +33,7 @@ constexpr std::array<const char*, 18> kEventNames{"unknown",
                                                   "completed",
                                                   "failed",
                                                   "cancelled",
-                                                  "compensation_started", "patch_marker"};
+                                                  "compensation_started", "patch_marker", "child_started", "child_completed", "child_failed"};
 
 }  // namespace
 

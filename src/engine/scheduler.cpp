@@ -60,8 +60,9 @@ void Scheduler::stop() {
   ready_.clear();
   timers_ = {};
   for (auto& c : creates_) {
-    c.done.set_exception(std::make_exception_ptr(DurableError("the engine stopped")));
+    if (c.done) c.done->set_exception(std::make_exception_ptr(DurableError("the engine stopped")));
   }
+  child_parents_.clear();
   creates_.clear();
   {
     std::lock_guard lock(inbox_mutex_);
@@ -130,22 +131,42 @@ std::string Scheduler::create(NewExecution execution) {
 }
 
 void Scheduler::poke(const std::string& id) {
-  post([this, id] {
-    auto it = executions_.find(id);
-    if (it == executions_.end()) {
-      load(id);
-      return;
-    }
-    std::optional<ExecutionRecord> record;
-    try {
-      record = store_->get_execution(id);
-    } catch (const StoreError& e) {
-      fault(fmt::format("execution {}: reading its record: {}", id, e.what()));
-      return;
-    }
-    it->second->on_poke(record && record->cancel_requested);
-    make_ready(it->second.get());
-  });
+  post([this, id] { wake(id); });
+}
+
+void Scheduler::create_child(NewExecution child) {
+  creates_.push_back(PendingCreate{std::move(child), std::nullopt});
+}
+
+void Scheduler::watch_child(const std::string& child_id, const std::string& parent_id) {
+  child_parents_[child_id] = parent_id;
+}
+
+void Scheduler::unwatch_child(const std::string& child_id) noexcept { child_parents_.erase(child_id); }
+
+void Scheduler::cancel_child(const std::string& child_id) noexcept {
+  try {
+    if (store_->request_cancel(child_id) == CancelOutcome::kRequested) wake(child_id);
+  } catch (const std::exception& e) {
+    fault(fmt::format("cancelling child execution {}: {}", child_id, e.what()));
+  }
+}
+
+void Scheduler::wake(const std::string& id) {
+  auto it = executions_.find(id);
+  if (it == executions_.end()) {
+    load(id);
+    return;
+  }
+  std::optional<ExecutionRecord> record;
+  try {
+    record = store_->get_execution(id);
+  } catch (const StoreError& e) {
+    fault(fmt::format("execution {}: reading its record: {}", id, e.what()));
+    return;
+  }
+  it->second->on_poke(record && record->cancel_requested);
+  make_ready(it->second.get());
 }
 
 void Scheduler::make_ready(ExecutionCore* core) {
@@ -254,22 +275,13 @@ void Scheduler::poll_store() {
     fault(fmt::format("polling the store for wake-ups: {}", e.what()));
     return;
   }
-  for (const auto& id : ids) {
-    auto it = executions_.find(id);
-    if (it == executions_.end()) {
-      load(id);
-      continue;
-    }
-    std::optional<ExecutionRecord> record;
-    try {
-      record = store_->get_execution(id);
-    } catch (const StoreError& e) {
-      fault(fmt::format("execution {}: reading its record: {}", id, e.what()));
-      continue;
-    }
-    it->second->on_poke(record && record->cancel_requested);
-    make_ready(it->second.get());
+  for (const auto& id : ids) wake(id);
+  // Children running in another process end without a wake-up mark on their parent: look.
+  std::vector<std::string> parents;
+  for (const auto& [child, parent] : child_parents_) {
+    if (!executions_.contains(child)) parents.push_back(parent);
   }
+  for (const auto& parent : parents) wake(parent);
 }
 
 void Scheduler::run_ready() {
@@ -342,15 +354,19 @@ void Scheduler::commit() {
     } else if (!executions_.contains(c.execution.id)) {
       load(c.execution.id);
     }
-    c.done.set_value();
+    if (c.done) c.done->set_value();
   }
   creates_.clear();
+  std::vector<std::string> parents_to_wake;
   for (ExecutionCore* core : cores) {
     if (core->finished()) {
       any_final = true;
+      auto parent = child_parents_.find(core->id());
+      if (parent != child_parents_.end()) parents_to_wake.push_back(parent->second);
       executions_.erase(core->id());
     }
   }
+  for (const auto& parent : parents_to_wake) wake(parent);
   {
     std::lock_guard lock(stats_mutex_);
     published_ = stats_;

@@ -56,6 +56,13 @@ class Scheduler {
   void arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, int generation = 0);
   void dispatch(ExecutionCore& core, int op, int attempt, const OpState& st);
   EngineStats& counters() { return stats_; }
+  // Child workflows: the create rides in the next commit with the parent's kChildStarted event.
+  void create_child(NewExecution child);
+  // While a parent waits for a child, the child's end wakes it: at once when the child ends in
+  // this engine, otherwise at the next store poll.
+  void watch_child(const std::string& child_id, const std::string& parent_id);
+  void unwatch_child(const std::string& child_id) noexcept;
+  void cancel_child(const std::string& child_id) noexcept;
 
  private:
   struct TimerItem {
@@ -68,7 +75,7 @@ class Scheduler {
   };
   struct PendingCreate {
     NewExecution execution;
-    std::promise<void> done;
+    std::optional<std::promise<void>> done;  // absent for a child, which nobody waits for
   };
 
   void post(std::function<void()> fn);
@@ -79,6 +86,9 @@ class Scheduler {
   void commit();
   void restore_writes(CommitBatch& batch);
   void load(const std::string& id);
+  // Loads the execution, or tells the loaded one to look at the store (cancel flag, deferreds,
+  // children).
+  void wake(const std::string& id);
   void recover();
   void park_unloadable(const ExecutionRecord& record, const std::string& type,
                        const std::string& message);
@@ -120,6 +130,7 @@ class Scheduler {
   std::deque<ExecutionCore*> ready_;
   std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
   std::vector<PendingCreate> creates_;
+  std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
   std::chrono::steady_clock::time_point last_poll_{};
   int commit_failures_ = 0;
 };

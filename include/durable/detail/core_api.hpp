@@ -47,6 +47,9 @@ int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec
 int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
                 std::optional<TimePoint> at);
 int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout);
+struct WorkflowSpec;
+int begin_child(ExecutionCore& core, std::shared_ptr<const WorkflowSpec> spec, Json input,
+                std::optional<std::string> id);
 
 // The op's outcome if it is journaled and durable, else null.
 const Outcome* outcome(ExecutionCore& core, int op);
