@@ -19,6 +19,7 @@
 
 #include "durable/clock.hpp"
 #include "durable/execution_status.hpp"
+#include "durable/queue_item.hpp"
 
 namespace durable {
 
@@ -104,11 +105,15 @@ struct ExecutionWrite {
 struct CommitBatch {
   std::vector<NewExecution> creates;  // idempotent: an existing id is left untouched
   std::vector<ExecutionWrite> writes;
-  bool empty() const { return creates.empty() && writes.empty(); }
+  // Queue items enqueued atomically with the journal writes (a workflow's DurableQueue::process):
+  // idempotent per (queue, key), like enqueue(); a refused batch enqueues nothing.
+  std::vector<NewQueueItem> enqueues{};
+  bool empty() const { return creates.empty() && writes.empty() && enqueues.empty(); }
 };
 
 struct CommitResult {
   std::vector<bool> created;  // one per CommitBatch::creates: true if this commit created it
+  std::vector<EnqueueOutcome> enqueued{};  // one per CommitBatch::enqueues
 };
 
 enum class DeferredState : std::uint8_t { kResolved = 1, kTimedOut = 2 };
@@ -161,8 +166,10 @@ class JournalStore {
   // in the same batch (they then expect index 1), and several writes may name one execution
   // (each expects the index the previous one left). Also refused with StoreError (not retryable),
   // changing nothing: a create whose input is not JSON, events not numbered consecutively from
-  // expected_next_index, event data neither empty nor JSON, a timer on an unknown execution.
-  // Creation does not mark an execution runnable: its creator runs it.
+  // expected_next_index, event data neither empty nor JSON, a timer on an unknown execution, an
+  // enqueue that enqueue() would refuse. Creation does not mark an execution runnable: its creator
+  // runs it. Enqueues apply after creates and writes (so a waiter may be created in the batch);
+  // a second enqueue of one (queue, key) in a batch reports kAlreadyEnqueued.
   virtual CommitResult commit(const CommitBatch& batch) = 0;
 
   virtual std::optional<ExecutionRecord> get_execution(const std::string& id) = 0;
@@ -197,6 +204,55 @@ class JournalStore {
 
   // Returns up to `limit` executions marked runnable and clears their mark.
   virtual std::vector<std::string> take_runnable(std::size_t limit) = 0;
+
+  // --- queue items with leases (queue_item.hpp shows the life of an item) ---------------------
+  //
+  // Ownership: an item belongs to the owner of its current lease until it is completed, released,
+  // or handed to another owner by lease_items. An expired lease is not revoked by itself: it only
+  // makes the item leasable again, so a slow owner may still renew, release or complete it as long
+  // as nobody else has leased it meanwhile (nothing is lost by letting it finish). `owner` names a
+  // worker and should be unique per worker instance (e.g. host, pid and a random part): two
+  // workers sharing a name are one owner to the store. Times are the caller's `now`; the store has
+  // no clock. A lease is live while now < lease_until.
+
+  // Enqueues an item from outside any workflow. Idempotent per (queue, key): if the key exists in
+  // any state (even kDone), nothing changes and the result is kAlreadyEnqueued. The new item is
+  // kReady with ready_at = enqueued_at and attempts 0. Refused with StoreError (not retryable),
+  // changing nothing: an empty queue or key, a payload neither empty nor JSON, only one of the two
+  // waiter fields, a waiter execution that does not exist.
+  virtual EnqueueOutcome enqueue(const NewQueueItem& item) = 0;
+
+  // Hands out up to `limit` items of `queue` in one transaction: items kReady with ready_at <= now,
+  // and items kLeased whose lease has expired (lease_until <= now: a dead or stalled worker). Each
+  // becomes kLeased by `owner` until now + lease, attempts + 1. Items come in the order they became
+  // leasable (ready_at for a ready item, lease_until for an expired lease), ties in enqueue order:
+  // FIFO for a queue whose items are never released or lost. Concurrent callers, in this process
+  // or others sharing the store, never receive the same item while its lease is live.
+  virtual std::vector<QueueItem> lease_items(const std::string& queue, const std::string& owner,
+                                             std::size_t limit, Duration lease, TimePoint now) = 0;
+
+  // Extends (or shortens) the owner's lease to now + lease. False, changing nothing, if `owner`
+  // does not own the item (never leased it, lost it to another owner, or it ended or was released)
+  // or the item does not exist.
+  virtual bool renew_lease(const std::string& queue, const std::string& key,
+                           const std::string& owner, Duration lease, TimePoint now) = 0;
+
+  // Ends the item the owner holds: kDone with `result_or_error` as result when ok, kFailed with it
+  // as error otherwise (JSON text, or empty for none). In the same transaction, resolves the
+  // waiter's deferred (NewQueueItem says how) and so marks the waiter runnable. False, changing
+  // nothing, if `owner` does not own the item (see above): the result is discarded, and the
+  // worker should not assume its work counted. Refused with StoreError (not retryable), changing
+  // nothing, when `result_or_error` is neither empty nor JSON.
+  virtual bool complete_item(const std::string& queue, const std::string& key,
+                             const std::string& owner, bool ok, const std::string& result_or_error,
+                             TimePoint now) = 0;
+
+  // Gives the item back: kReady again from now + delay (a worker's retry with backoff; zero for at
+  // once). attempts is kept. False, changing nothing, if `owner` does not own the item.
+  virtual bool release_item(const std::string& queue, const std::string& key,
+                            const std::string& owner, Duration delay, TimePoint now) = 0;
+
+  virtual std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) = 0;
 
   // A random per-store secret used to authenticate tokens; created on first use and stable for
   // the life of the store. Never log it.

@@ -43,6 +43,16 @@ class SqliteStore final : public JournalStore {
   CancelOutcome request_cancel(const std::string& id) override;
   bool mark_runnable(const std::string& id) override;
   std::vector<std::string> take_runnable(std::size_t limit) override;
+  EnqueueOutcome enqueue(const NewQueueItem& item) override;
+  std::vector<QueueItem> lease_items(const std::string& queue, const std::string& owner,
+                                     std::size_t limit, Duration lease, TimePoint now) override;
+  bool renew_lease(const std::string& queue, const std::string& key, const std::string& owner,
+                   Duration lease, TimePoint now) override;
+  bool complete_item(const std::string& queue, const std::string& key, const std::string& owner,
+                     bool ok, const std::string& result_or_error, TimePoint now) override;
+  bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
+                    Duration delay, TimePoint now) override;
+  std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override;
   std::string token_secret() override;
 
   struct Impl;

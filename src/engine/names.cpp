@@ -4,6 +4,7 @@
 
 #include "durable/execution_status.hpp"
 #include "durable/journal_store.hpp"
+#include "durable/queue_item.hpp"
 
 namespace durable {
 namespace {
@@ -59,6 +60,28 @@ const char* to_string(EventType type) {
 std::optional<EventType> event_type_from_int(int value) {
   if (value < 1 || value >= static_cast<int>(kEventNames.size())) return std::nullopt;
   return static_cast<EventType>(value);
+}
+
+const char* to_string(QueueItemState state) {
+  switch (state) {
+    case QueueItemState::kReady:
+      return "ready";
+    case QueueItemState::kLeased:
+      return "leased";
+    case QueueItemState::kDone:
+      return "done";
+    case QueueItemState::kFailed:
+      return "failed";
+  }
+  return "unknown";
+}
+
+std::optional<QueueItemState> queue_item_state_from_int(int value) {
+  if (value < static_cast<int>(QueueItemState::kReady) ||
+      value > static_cast<int>(QueueItemState::kFailed)) {
+    return std::nullopt;
+  }
+  return static_cast<QueueItemState>(value);
 }
 
 }  // namespace durable

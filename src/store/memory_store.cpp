@@ -28,6 +28,14 @@ struct Execution {
 using TimerKey = std::pair<std::string, std::int32_t>;                // (execution, op)
 using TimerOrder = std::tuple<TimePoint, std::string, std::int32_t>;  // (due, execution, op)
 using DeferredKey = std::pair<std::string, std::string>;              // (execution, name)
+using ItemKey = std::pair<std::string, std::string>;                  // (queue, key)
+// Leasing order: (queue, when it became leasable, enqueue sequence, key).
+using ItemOrder = std::tuple<std::string, TimePoint, std::uint64_t, std::string>;
+
+struct StoredItem {
+  QueueItem item;
+  std::uint64_t seq = 0;  // enqueue order, the tie-breaker of the leasing order
+};
 
 }  // namespace
 
@@ -42,6 +50,12 @@ struct MemoryStore::State {
   // Executions marked runnable, oldest mark first; Execution::runnable says whether a mark is live.
   std::deque<std::string> runnable;
   std::optional<std::string> token_secret;
+  std::map<ItemKey, StoredItem> items;
+  // The leasable candidates: kReady items by ready_at, kLeased items by lease_until. Final items
+  // are in neither.
+  std::set<ItemOrder> ready_items;
+  std::set<ItemOrder> leased_items;
+  std::uint64_t next_item_seq = 1;
 
   Execution* find(const std::string& id) {
     auto it = executions.find(id);
@@ -69,6 +83,84 @@ struct MemoryStore::State {
     if (it == timers.end()) return;
     timers_by_due.erase({it->second, execution_id, op});
     timers.erase(it);
+  }
+
+  // resolve_deferred's rules, shared with queue-item completion.
+  ResolveOutcome resolve(const std::string& execution_id, const std::string& name,
+                         const std::string& value, TimePoint now) {
+    Execution* execution = find(execution_id);
+    if (!execution) return ResolveOutcome::kNoSuchExecution;
+    if (is_final(execution->record.status)) return ResolveOutcome::kExecutionFinished;
+    auto [it, inserted] = deferreds.try_emplace(DeferredKey{execution_id, name},
+                                                DeferredRecord{.execution_id = execution_id,
+                                                               .name = name,
+                                                               .state = DeferredState::kResolved,
+                                                               .value = value,
+                                                               .at = now});
+    if (!inserted) {
+      return it->second.state == DeferredState::kTimedOut ? ResolveOutcome::kTimedOut
+                                                          : ResolveOutcome::kAlreadyResolved;
+    }
+    mark_runnable(*execution);
+    return ResolveOutcome::kResolved;
+  }
+
+  StoredItem* find_item(const std::string& queue, const std::string& key) {
+    auto it = items.find({queue, key});
+    return it == items.end() ? nullptr : &it->second;
+  }
+
+  // The item if `owner` owns it (JournalStore's ownership rule), else null.
+  StoredItem* owned_item(const std::string& queue, const std::string& key,
+                         const std::string& owner) {
+    StoredItem* stored = find_item(queue, key);
+    if (!stored || stored->item.state != QueueItemState::kLeased ||
+        stored->item.lease_owner != owner) {
+      return nullptr;
+    }
+    return stored;
+  }
+
+  // Every state change of an item goes unindex, change, index, so the leasing sets stay exact.
+  void unindex(const StoredItem& stored) {
+    const QueueItem& item = stored.item;
+    if (item.state == QueueItemState::kReady) {
+      ready_items.erase({item.queue, item.ready_at, stored.seq, item.key});
+    } else if (item.state == QueueItemState::kLeased) {
+      leased_items.erase({item.queue, item.lease_until, stored.seq, item.key});
+    }
+  }
+  void index(const StoredItem& stored) {
+    const QueueItem& item = stored.item;
+    if (item.state == QueueItemState::kReady) {
+      ready_items.insert({item.queue, item.ready_at, stored.seq, item.key});
+    } else if (item.state == QueueItemState::kLeased) {
+      leased_items.insert({item.queue, item.lease_until, stored.seq, item.key});
+    }
+  }
+
+  // The caller has validated `spec` (and that its waiter exists).
+  EnqueueOutcome enqueue(const NewQueueItem& spec) {
+    auto [it, inserted] = items.try_emplace(ItemKey{spec.queue, spec.key});
+    if (!inserted) return EnqueueOutcome::kAlreadyEnqueued;
+    StoredItem& stored = it->second;
+    stored.seq = next_item_seq++;
+    stored.item = QueueItem{.queue = spec.queue,
+                            .key = spec.key,
+                            .payload = spec.payload,
+                            .state = QueueItemState::kReady,
+                            .attempts = 0,
+                            .ready_at = spec.enqueued_at,
+                            .lease_owner = {},
+                            .lease_until = {},
+                            .result = {},
+                            .error = {},
+                            .waiter_execution_id = spec.waiter_execution_id,
+                            .waiter_deferred = spec.waiter_deferred,
+                            .enqueued_at = spec.enqueued_at,
+                            .updated_at = spec.enqueued_at};
+    index(stored);
+    return EnqueueOutcome::kEnqueued;
   }
 
   void create(const NewExecution& spec, std::string started_data) {
@@ -151,11 +243,21 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
     }
     next_index[write.execution_id] = actual + static_cast<std::int64_t>(write.events.size());
   }
+  for (const NewQueueItem& item : batch.enqueues) {
+    store::check_new_queue_item(item);
+    if (!item.waiter_execution_id.empty() && current_next(item.waiter_execution_id) < 0) {
+      throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): no waiter execution {}",
+                                   item.queue, item.key, item.waiter_execution_id),
+                       /*retryable=*/false);
+    }
+  }
 
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     if (result.created[i]) s.create(batch.creates[i], std::move(started_data[i]));
   }
   for (const ExecutionWrite& write : batch.writes) s.apply(write);
+  result.enqueued.reserve(batch.enqueues.size());
+  for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(s.enqueue(item));
   return result;
 }
 
@@ -224,22 +326,7 @@ ResolveOutcome MemoryStore::resolve_deferred(const std::string& execution_id,
                                              const std::string& name, const std::string& value,
                                              TimePoint now) {
   std::lock_guard lock(state_->mutex);
-  State& s = *state_;
-  Execution* execution = s.find(execution_id);
-  if (!execution) return ResolveOutcome::kNoSuchExecution;
-  if (is_final(execution->record.status)) return ResolveOutcome::kExecutionFinished;
-  auto [it, inserted] = s.deferreds.try_emplace(DeferredKey{execution_id, name},
-                                                DeferredRecord{.execution_id = execution_id,
-                                                               .name = name,
-                                                               .state = DeferredState::kResolved,
-                                                               .value = value,
-                                                               .at = now});
-  if (!inserted) {
-    return it->second.state == DeferredState::kTimedOut ? ResolveOutcome::kTimedOut
-                                                        : ResolveOutcome::kAlreadyResolved;
-  }
-  s.mark_runnable(*execution);
-  return ResolveOutcome::kResolved;
+  return state_->resolve(execution_id, name, value, now);
 }
 
 std::optional<DeferredRecord> MemoryStore::get_deferred(const std::string& execution_id,
@@ -296,6 +383,115 @@ std::vector<std::string> MemoryStore::take_runnable(std::size_t limit) {
     s.executions.at(taken.back()).runnable = false;
   }
   return taken;
+}
+
+EnqueueOutcome MemoryStore::enqueue(const NewQueueItem& item) {
+  store::check_new_queue_item(item);
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  if (!item.waiter_execution_id.empty() && !s.find(item.waiter_execution_id)) {
+    throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): no waiter execution {}",
+                                 item.queue, item.key, item.waiter_execution_id),
+                     /*retryable=*/false);
+  }
+  return s.enqueue(item);
+}
+
+std::vector<QueueItem> MemoryStore::lease_items(const std::string& queue, const std::string& owner,
+                                                std::size_t limit, Duration lease, TimePoint now) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+
+  // Merge the two candidate sets of this queue in leasing order; both are sorted by (time, seq).
+  const ItemOrder first{queue, TimePoint::min(), 0, std::string{}};
+  auto ready = s.ready_items.lower_bound(first);
+  auto expired = s.leased_items.lower_bound(first);
+  auto leasable = [&](std::set<ItemOrder>::iterator it, const std::set<ItemOrder>& set) {
+    return it != set.end() && std::get<0>(*it) == queue && std::get<1>(*it) <= now;
+  };
+  std::vector<std::string> keys;
+  while (keys.size() < limit) {
+    bool take_ready = leasable(ready, s.ready_items);
+    bool take_expired = leasable(expired, s.leased_items);
+    if (!take_ready && !take_expired) break;
+    if (take_ready && take_expired) {
+      take_ready = std::tie(std::get<1>(*ready), std::get<2>(*ready)) <
+                   std::tie(std::get<1>(*expired), std::get<2>(*expired));
+    }
+    auto& it = take_ready ? ready : expired;
+    keys.push_back(std::get<3>(*it));
+    ++it;
+  }
+
+  std::vector<QueueItem> leased;
+  leased.reserve(keys.size());
+  for (const std::string& key : keys) {
+    StoredItem& stored = *s.find_item(queue, key);
+    s.unindex(stored);
+    stored.item.state = QueueItemState::kLeased;
+    stored.item.lease_owner = owner;
+    stored.item.lease_until = now + lease;
+    ++stored.item.attempts;
+    stored.item.updated_at = now;
+    s.index(stored);
+    leased.push_back(stored.item);
+  }
+  return leased;
+}
+
+bool MemoryStore::renew_lease(const std::string& queue, const std::string& key,
+                              const std::string& owner, Duration lease, TimePoint now) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  StoredItem* stored = s.owned_item(queue, key, owner);
+  if (!stored) return false;
+  s.unindex(*stored);
+  stored->item.lease_until = now + lease;
+  stored->item.updated_at = now;
+  s.index(*stored);
+  return true;
+}
+
+bool MemoryStore::complete_item(const std::string& queue, const std::string& key,
+                                const std::string& owner, bool ok,
+                                const std::string& result_or_error, TimePoint now) {
+  store::check_item_outcome(queue, key, result_or_error);
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  StoredItem* stored = s.owned_item(queue, key, owner);
+  if (!stored) return false;
+  s.unindex(*stored);
+  QueueItem& item = stored->item;
+  item.state = ok ? QueueItemState::kDone : QueueItemState::kFailed;
+  (ok ? item.result : item.error) = result_or_error;
+  item.updated_at = now;
+  if (!item.waiter_execution_id.empty()) {
+    // Whatever the outcome (a finished waiter, an earlier resolution), the item has ended.
+    s.resolve(item.waiter_execution_id, item.waiter_deferred,
+              store::queue_resolution_value(ok, result_or_error), now);
+  }
+  return true;
+}
+
+bool MemoryStore::release_item(const std::string& queue, const std::string& key,
+                               const std::string& owner, Duration delay, TimePoint now) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  StoredItem* stored = s.owned_item(queue, key, owner);
+  if (!stored) return false;
+  s.unindex(*stored);
+  stored->item.state = QueueItemState::kReady;
+  stored->item.ready_at = now + delay;
+  stored->item.updated_at = now;
+  s.index(*stored);
+  return true;
+}
+
+std::optional<QueueItem> MemoryStore::get_item(const std::string& queue, const std::string& key) {
+  std::lock_guard lock(state_->mutex);
+  const StoredItem* stored = state_->find_item(queue, key);
+  if (!stored) return std::nullopt;
+  return stored->item;
 }
 
 std::string MemoryStore::token_secret() {

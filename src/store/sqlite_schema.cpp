@@ -71,12 +71,39 @@ void create_v1(SQLite::Database& db) {
   )sql");
 }
 
-// Queue items (DurableQueue) arrive as version 2: add `create_v2` here and to kMigrations.
+// Version 2: durable queue items with leases (DurableQueue). Adds a table; v1 data is untouched.
+void create_v2(SQLite::Database& db) {
+  db.exec(R"sql(
+    -- A rowid table on purpose: seq (the rowid) is the enqueue order, the leasing tie-breaker.
+    CREATE TABLE queue_items (
+      seq                 INTEGER PRIMARY KEY,
+      queue               TEXT NOT NULL,
+      key                 TEXT NOT NULL,
+      payload             TEXT NOT NULL,
+      state               INTEGER NOT NULL,
+      attempts            INTEGER NOT NULL DEFAULT 0,
+      ready_at            INTEGER NOT NULL,
+      lease_owner         TEXT NOT NULL DEFAULT '',
+      lease_until         INTEGER NOT NULL DEFAULT 0,
+      result              TEXT NOT NULL DEFAULT '',
+      error               TEXT NOT NULL DEFAULT '',
+      waiter_execution_id TEXT NOT NULL DEFAULT '',
+      waiter_deferred     TEXT NOT NULL DEFAULT '',
+      enqueued_at         INTEGER NOT NULL,
+      updated_at          INTEGER NOT NULL,
+      UNIQUE (queue, key)
+    );
+    -- Leasing reads these in order and stops at `now`. Partial, so ended items (which pile up
+    -- until deleted) cost the hot path nothing.
+    CREATE INDEX queue_items_ready ON queue_items (queue, ready_at) WHERE state = 1;
+    CREATE INDEX queue_items_leased ON queue_items (queue, lease_until) WHERE state = 2;
+  )sql");
+}
 
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
-constexpr std::array<Migration, 1> kMigrations{&create_v1};
+constexpr std::array<Migration, 2> kMigrations{&create_v1, &create_v2};
 
 void write_version(SQLite::Database& db, int version) {
   SQLite::Statement set(db,
@@ -123,12 +150,17 @@ void refuse_newer_schema(int version, const std::string& path) {
   }
 }
 
-void migrate(SQLite::Database& db, const std::string& path) {
+void migrate(SQLite::Database& db, const std::string& path, int target_version) {
+  if (target_version < 1 || target_version > current_schema_version()) {
+    throw StoreError(fmt::format("sqlite store {}: cannot migrate to unknown schema version {}",
+                                 path, target_version),
+                     /*retryable=*/false);
+  }
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
   int version = read_schema_version(db, path);
   refuse_newer_schema(version, path);
-  if (version == current_schema_version()) return;  // rolls back an empty transaction
-  for (int v = version; v < current_schema_version(); ++v) {
+  if (version >= target_version) return;  // rolls back an empty transaction
+  for (int v = version; v < target_version; ++v) {
     kMigrations[static_cast<std::size_t>(v)](db);
     write_version(db, v + 1);
   }

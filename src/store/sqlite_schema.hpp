@@ -18,8 +18,12 @@ int read_schema_version(SQLite::Database& db, const std::string& path);
 // Throws StoreError (not retryable) when `version` is newer than this code.
 void refuse_newer_schema(int version, const std::string& path);
 
-// Brings `db` to current_schema_version() in one BEGIN IMMEDIATE transaction, re-reading the
-// version under the write lock so that two processes opening a new file migrate it once.
-void migrate(SQLite::Database& db, const std::string& path);
+// Brings `db` to `target_version` (the current one unless a test builds an old file) in one
+// BEGIN IMMEDIATE transaction, re-reading the version under the write lock so that two processes
+// opening a new file migrate it once. A database already at or past the target is left alone.
+void migrate(SQLite::Database& db, const std::string& path, int target_version);
+inline void migrate(SQLite::Database& db, const std::string& path) {
+  migrate(db, path, current_schema_version());
+}
 
 }  // namespace durable::store

@@ -161,21 +161,9 @@ ResolveOutcome SqliteStore::resolve_deferred(const std::string& execution_id,
   auto where = fmt::format("resolve_deferred(execution {}, deferred '{}')", execution_id, name);
   return sqlite_guarded(impl_->path, where, [&] {
     SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
-    std::optional<std::string> status = impl_->status_of(execution_id);
-    if (!status) return ResolveOutcome::kNoSuchExecution;
-    if (finished(*status)) return ResolveOutcome::kExecutionFinished;
-    if (auto existing = impl_->find_deferred(execution_id, name)) {
-      return existing->state == DeferredState::kTimedOut ? ResolveOutcome::kTimedOut
-                                                         : ResolveOutcome::kAlreadyResolved;
-    }
-    impl_->insert_deferred_row({.execution_id = execution_id,
-                                .name = name,
-                                .state = DeferredState::kResolved,
-                                .value = value,
-                                .at = now});
-    impl_->mark(execution_id);
-    transaction.commit();
-    return ResolveOutcome::kResolved;
+    ResolveOutcome outcome = impl_->resolve(execution_id, name, value, now);
+    if (outcome == ResolveOutcome::kResolved) transaction.commit();
+    return outcome;
   });
 }
 

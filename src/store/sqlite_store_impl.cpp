@@ -79,7 +79,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_deferred(db,
                       "INSERT INTO deferreds (execution_id, name, state, value, at) "
                       "VALUES (?, ?, ?, ?, ?)"),
-      insert_runnable(db, "INSERT OR IGNORE INTO runnable (execution_id) VALUES (?)") {}
+      insert_runnable(db, "INSERT OR IGNORE INTO runnable (execution_id) VALUES (?)"),
+      items(db) {}
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -176,6 +177,9 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     }
   }
 
+  result.enqueued.reserve(batch.enqueues.size());
+  for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(enqueue(item));
+
   transaction.commit();
   return result;
 }
@@ -216,6 +220,25 @@ void SqliteStore::Impl::insert_deferred_row(const DeferredRecord& record) {
   insert->bind(4, record.value);
   insert->bind(5, to_millis(record.at));
   insert->exec();
+}
+
+ResolveOutcome SqliteStore::Impl::resolve(const std::string& execution_id, const std::string& name,
+                                          const std::string& value, TimePoint now) {
+  std::optional<std::string> status = status_of(execution_id);
+  if (!status) return ResolveOutcome::kNoSuchExecution;
+  auto decoded = execution_status_from_string(*status);
+  if (decoded && is_final(*decoded)) return ResolveOutcome::kExecutionFinished;
+  if (auto existing = find_deferred(execution_id, name)) {
+    return existing->state == DeferredState::kTimedOut ? ResolveOutcome::kTimedOut
+                                                       : ResolveOutcome::kAlreadyResolved;
+  }
+  insert_deferred_row({.execution_id = execution_id,
+                       .name = name,
+                       .state = DeferredState::kResolved,
+                       .value = value,
+                       .at = now});
+  mark(execution_id);
+  return ResolveOutcome::kResolved;
 }
 
 void SqliteStore::Impl::mark(const std::string& id) {

@@ -18,6 +18,16 @@ inline constexpr const char* kExecutionColumns =
     "id, workflow, input, status, waiting_on, result, error, next_index, cancel_requested, "
     "created_at, updated_at";
 
+inline constexpr const char* kItemColumns =
+    "seq, queue, key, payload, state, attempts, ready_at, lease_owner, lease_until, result, error, "
+    "waiter_execution_id, waiter_deferred, enqueued_at, updated_at";
+
+// The prepared statements of the queue-item operations (sqlite_store_queue.cpp).
+struct ItemStatements {
+  explicit ItemStatements(SQLite::Database& db);
+  SQLite::Statement insert, select, select_ready, select_expired, lease, renew, end, release;
+};
+
 // Throws StoreError (not retryable) for a row this code cannot decode; `what` says where.
 [[noreturn]] void corrupt_journal(const std::string& path, const std::string& what);
 
@@ -34,8 +44,15 @@ struct SqliteStore::Impl {
                                               const std::string& name);
   void insert_deferred_row(const DeferredRecord& record);
   void mark(const std::string& id);
+  // resolve_deferred's rules, inside the caller's transaction.
+  ResolveOutcome resolve(const std::string& execution_id, const std::string& name,
+                         const std::string& value, TimePoint now);
+  // Validates `item` (and that its waiter exists) and inserts it unless (queue, key) exists.
+  EnqueueOutcome enqueue(const NewQueueItem& item);
   ExecutionRecord decode_execution(SQLite::Statement& row);
   Event decode_event(SQLite::Statement& row, const std::string& execution_id);
+  // A row of kItemColumns; `seq` receives the enqueue sequence when not null.
+  QueueItem decode_item(SQLite::Statement& row, std::int64_t* seq = nullptr);
 
   const std::string path;
   std::mutex mutex;
@@ -44,6 +61,7 @@ struct SqliteStore::Impl {
   SQLite::Statement select_next_index, insert_execution, insert_event, update_progress,
       update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
       select_status, select_deferred, insert_deferred, insert_runnable;
+  store::ItemStatements items;
   std::optional<std::string> token_secret;
 };
 

@@ -73,6 +73,35 @@ void check_write_events(const ExecutionWrite& write) {
   }
 }
 
+void check_new_queue_item(const NewQueueItem& item) {
+  auto refuse = [&](std::string_view why) {
+    throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): {}", item.queue, item.key, why),
+                     /*retryable=*/false);
+  };
+  if (item.queue.empty()) refuse("the queue name is empty");
+  if (item.key.empty()) refuse("the key is empty");
+  if (!is_valid_event_data(item.payload)) refuse("the payload is not valid JSON");
+  if (item.waiter_execution_id.empty() != item.waiter_deferred.empty()) {
+    refuse("waiter_execution_id and waiter_deferred must both be set or both be empty");
+  }
+}
+
+void check_item_outcome(const std::string& queue, const std::string& key,
+                        const std::string& result_or_error) {
+  if (!is_valid_event_data(result_or_error)) {
+    throw StoreError(fmt::format("complete_item (queue '{}', item '{}'): the result or error is "
+                                 "not valid JSON",
+                                 queue, key),
+                     /*retryable=*/false);
+  }
+}
+
+std::string queue_resolution_value(bool ok, const std::string& result_or_error) {
+  nlohmann::json value;
+  if (!result_or_error.empty()) value = nlohmann::json::parse(result_or_error);
+  return nlohmann::json{{"ok", ok}, {ok ? "value" : "error", std::move(value)}}.dump();
+}
+
 std::string encode_page_token(TimePoint created_at, const std::string& id) {
   return fmt::format("{}{}.{}", kPageTokenPrefix, to_millis(created_at), to_hex(id));
 }

@@ -28,6 +28,19 @@ bool is_valid_event_data(const std::string& data);
 // Throws StoreError (not retryable) naming the execution and the offending index.
 void check_write_events(const ExecutionWrite& write);
 
+// Checks what enqueue() refuses without looking at the store: an empty queue or key, a payload
+// neither empty nor JSON, only one of the two waiter fields. Throws StoreError (not retryable)
+// naming the queue and key. (Whether the waiter exists is the store's to check.)
+void check_new_queue_item(const NewQueueItem& item);
+
+// complete_item's result or error must be empty or JSON; throws StoreError (not retryable).
+void check_item_outcome(const std::string& queue, const std::string& key,
+                        const std::string& result_or_error);
+
+// The value a finished queue item resolves its waiter's deferred with:
+// {"ok":true,"value":<result>} or {"ok":false,"error":<error>}, an empty result or error as null.
+std::string queue_resolution_value(bool ok, const std::string& result_or_error);
+
 // Opaque list cursors: the (created_at, id) of the last execution of a page. decode throws
 // DurableError for a token no store produced.
 std::string encode_page_token(TimePoint created_at, const std::string& id);

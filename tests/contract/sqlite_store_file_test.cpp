@@ -3,14 +3,18 @@
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <iterator>
+#include <set>
+#include <thread>
 
 #include "contract/store_fixtures.hpp"
 #include "durable/errors.hpp"
 #include "durable/sqlite_store.hpp"
+#include "store/sqlite_schema.hpp"
 
 namespace durable::testing {
 namespace {
@@ -88,7 +92,77 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 1);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
+  EXPECT_EQ(store::current_schema_version(), 2);
+  EXPECT_TRUE(db.tableExists("queue_items"));
+}
+
+// A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with
+// rows written as that code wrote them.
+TEST_F(SqliteStoreFile, AVersion1FileMigratesToVersion2KeepingItsData) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 1);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, waiting_on, next_index, created_at,
+                              updated_at)
+        VALUES ('old', 'publish', '{"n":1}', 'waiting', 'deferred approval', 2, 1000, 2000);
+      INSERT INTO events VALUES ('old', 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+      INSERT INTO events VALUES ('old', 1, 8, 0, 'approval', '{}', 2000);
+      INSERT INTO timers VALUES ('old', 0, 90000);
+      INSERT INTO deferreds VALUES ('old', 'approval', 1, '{"ok":true}', 3000);
+      INSERT INTO runnable (execution_id) VALUES ('old');
+    )sql");
+    ASSERT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 1);
+    ASSERT_FALSE(db.tableExists("queue_items"));
+  }
+
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
+    EXPECT_TRUE(db.tableExists("queue_items"));
+  }
+  ExecutionRecord r = *store->get_execution("old");
+  EXPECT_EQ(r.workflow, "publish");
+  EXPECT_EQ(r.status, ExecutionStatus::kWaiting);
+  EXPECT_EQ(r.waiting_on, "deferred approval");
+  EXPECT_EQ(r.next_index, 2);
+  std::vector<Event> events = store->load_events("old", 0);
+  ASSERT_EQ(events.size(), 2u);
+  EXPECT_EQ(events[1].type, EventType::kDeferredAwaited);
+  EXPECT_EQ(events[1].name, "approval");
+  ASSERT_EQ(store->due_timers(TimePoint{std::chrono::seconds(90)}, 10).size(), 1u);
+  EXPECT_EQ(store->get_deferred("old", "approval")->value, R"({"ok":true})");
+  EXPECT_EQ(store->take_runnable(10), std::vector<std::string>{"old"});
+
+  // The old journal goes on, and the new table works, in the same file.
+  store->commit(writes({append("old", 2, 1)}));
+  EXPECT_EQ(store->enqueue(awaited_item("q", "k", "old", "q:1")), EnqueueOutcome::kEnqueued);
+  ASSERT_EQ(store->lease_items("q", "w", 1, std::chrono::seconds(1), at(1)).size(), 1u);
+  EXPECT_TRUE(store->complete_item("q", "k", "w", true, "5", at(2)));
+  EXPECT_EQ(store->take_runnable(10), std::vector<std::string>{"old"});
+
+  // Reopening a migrated file migrates nothing again.
+  store.reset();
+  EXPECT_EQ(open()->get_item("q", "k")->state, QueueItemState::kDone);
+}
+
+TEST_F(SqliteStoreFile, AFileOneVersionNewerIsRefusedAndNotModified) {
+  seed(*open(), "a", 1);  // closed: its WAL is checkpointed into the file and removed
+  raw().exec(fmt::format("UPDATE meta SET value = {} WHERE key = 'schema_version'",
+                         store::current_schema_version() + 1));
+  std::string before = read_bytes(path_);
+  try {
+    open();
+    FAIL() << "a newer schema was opened";
+  } catch (const StoreError& e) {
+    EXPECT_FALSE(e.retryable());
+    EXPECT_TRUE(contains(e.what(), std::to_string(store::current_schema_version() + 1)))
+        << e.what();
+  }
+  EXPECT_EQ(read_bytes(path_), before);
 }
 
 TEST_F(SqliteStoreFile, NewerSchemaIsRefusedAndTheFileIsNotModified) {
@@ -202,6 +276,66 @@ TEST_F(SqliteStoreFile, AResolutionThroughAnotherConnectionWakesTheFirst) {
   EXPECT_EQ(engine->take_runnable(10), std::vector<std::string>{"a"});
   EXPECT_TRUE(other_process->take_runnable(10).empty());
   EXPECT_EQ(engine->get_deferred("a", "approval")->value, "true");
+}
+
+TEST_F(SqliteStoreFile, UndecodableItemStateNamesTheQueueAndKey) {
+  open()->enqueue(queue_item("emails", "k-9"));
+  raw().exec("UPDATE queue_items SET state = 42");
+  try {
+    open()->get_item("emails", "k-9");
+    FAIL() << "an unknown item state was decoded";
+  } catch (const StoreError& e) {
+    EXPECT_FALSE(e.retryable());
+    EXPECT_TRUE(contains(e.what(), "emails")) << e.what();
+    EXPECT_TRUE(contains(e.what(), "k-9")) << e.what();
+  }
+}
+
+// Each connection stands in for a worker process: BEGIN IMMEDIATE must keep them from leasing one
+// item twice.
+TEST_F(SqliteStoreFile, WorkersOnSeveralConnectionsLeaseEachItemOnce) {
+  constexpr int kItems = 80;
+  constexpr int kWorkers = 4;
+  {
+    auto producer = open();
+    for (int i = 0; i < kItems; ++i) producer->enqueue(queue_item("q", "k" + std::to_string(i)));
+  }
+  std::vector<std::shared_ptr<SqliteStore>> connections;
+  for (int w = 0; w < kWorkers; ++w) connections.push_back(open());
+  std::vector<std::vector<std::string>> got(kWorkers);
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWorkers; ++w) {
+    threads.emplace_back([&, w] {
+      std::string owner = "worker-" + std::to_string(w);
+      while (true) {
+        auto batch = connections[w]->lease_items("q", owner, 2, std::chrono::minutes(1), at(1));
+        if (batch.empty()) break;
+        for (const QueueItem& item : batch) {
+          got[w].push_back(item.key);
+          // Ending the item through the owner's connection must succeed: nobody else has it.
+          EXPECT_TRUE(connections[w]->complete_item("q", item.key, owner, true, "1", at(2)));
+        }
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  std::multiset<std::string> all;
+  for (const auto& keys : got) all.insert(keys.begin(), keys.end());
+  EXPECT_EQ(all.size(), std::size_t{kItems});
+  for (int i = 0; i < kItems; ++i) EXPECT_EQ(all.count("k" + std::to_string(i)), 1u) << i;
+}
+
+TEST_F(SqliteStoreFile, AnItemCompletedThroughAnotherConnectionWakesTheWaiter) {
+  auto engine = open();
+  auto worker = open();
+  seed(*engine, "w", 0);
+  CommitBatch process = writes({append("w", 1, 1)});
+  process.enqueues = {awaited_item("q", "w:1", "w", "q:1")};
+  engine->commit(process);
+  ASSERT_EQ(worker->lease_items("q", "worker", 1, std::chrono::seconds(30), at(1)).size(), 1u);
+  ASSERT_TRUE(worker->complete_item("q", "w:1", "worker", true, R"("sent")", at(2)));
+  EXPECT_EQ(engine->take_runnable(10), std::vector<std::string>{"w"});
+  EXPECT_EQ(engine->get_deferred("w", "q:1")->value, R"({"ok":true,"value":"sent"})");
 }
 
 TEST_F(SqliteStoreFile, ConnectionsShareOneTokenSecret) {

@@ -549,6 +549,391 @@ TEST_P(StoreContract, MalformedPageTokenIsRefused) {
   EXPECT_THROW(store_->list_executions(Query().page_token("garbage")), DurableError);
 }
 
+// --- queue items with leases -----------------------------------------------------------------
+
+constexpr Duration kLease = std::chrono::seconds(30);
+
+std::vector<std::string> keys_of(const std::vector<QueueItem>& items) {
+  std::vector<std::string> keys;
+  for (const QueueItem& item : items) keys.push_back(item.key);
+  return keys;
+}
+
+TEST_P(StoreContract, EnqueueStoresAReadyItem) {
+  create("w");
+  EXPECT_EQ(store_->enqueue(awaited_item("emails", "k1", "w", "q:0", at(4))),
+            EnqueueOutcome::kEnqueued);
+
+  std::optional<QueueItem> item = store_->get_item("emails", "k1");
+  ASSERT_TRUE(item);
+  EXPECT_EQ(item->queue, "emails");
+  EXPECT_EQ(item->key, "k1");
+  EXPECT_EQ(item->payload, R"({"job":1})");
+  EXPECT_EQ(item->state, QueueItemState::kReady);
+  EXPECT_EQ(item->attempts, 0);
+  EXPECT_EQ(item->ready_at, at(4));
+  EXPECT_EQ(item->lease_owner, "");
+  EXPECT_EQ(item->result, "");
+  EXPECT_EQ(item->error, "");
+  EXPECT_EQ(item->waiter_execution_id, "w");
+  EXPECT_EQ(item->waiter_deferred, "q:0");
+  EXPECT_EQ(item->enqueued_at, at(4));
+  EXPECT_EQ(item->updated_at, at(4));
+  EXPECT_TRUE(store_->take_runnable(10).empty());  // enqueueing wakes nobody
+}
+
+TEST_P(StoreContract, UnknownItemIsAbsent) {
+  EXPECT_FALSE(store_->get_item("emails", "nope"));
+}
+
+TEST_P(StoreContract, EnqueueIsIdempotentPerQueueAndKeyInAnyState) {
+  ASSERT_EQ(store_->enqueue(queue_item("q", "k", at(1), "1")), EnqueueOutcome::kEnqueued);
+  EXPECT_EQ(store_->enqueue(queue_item("q", "k", at(2), "2")), EnqueueOutcome::kAlreadyEnqueued);
+  EXPECT_EQ(store_->get_item("q", "k")->payload, "1");
+  EXPECT_EQ(store_->get_item("q", "k")->enqueued_at, at(1));
+
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(3)).size(), 1u);
+  ASSERT_TRUE(store_->complete_item("q", "k", "w1", true, "7", at(4)));
+  EXPECT_EQ(store_->enqueue(queue_item("q", "k", at(5), "3")), EnqueueOutcome::kAlreadyEnqueued);
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kDone);
+  EXPECT_EQ(item->payload, "1");
+  EXPECT_TRUE(store_->lease_items("q", "w1", 10, kLease, at(100)).empty());
+}
+
+TEST_P(StoreContract, MalformedEnqueuesAreRefusedAndChangeNothing) {
+  create("w");
+  NewQueueItem half_waiter = queue_item("q", "half");
+  half_waiter.waiter_execution_id = "w";
+  for (const NewQueueItem& bad :
+       {queue_item("", "k"), queue_item("q", ""), queue_item("q", "json", at(0), "{x"), half_waiter,
+        awaited_item("q", "ghost", "no-such-execution", "d")}) {
+    EXPECT_THROW(store_->enqueue(bad), StoreError) << bad.queue << "/" << bad.key;
+    EXPECT_FALSE(store_->get_item(bad.queue, bad.key)) << bad.key;
+  }
+  EXPECT_EQ(store_->enqueue(queue_item("q", "empty payload", at(0), "")),
+            EnqueueOutcome::kEnqueued);
+}
+
+TEST_P(StoreContract, EnqueueInACommitBatchIsAtomicWithTheJournalAndIdempotent) {
+  // The shape of DurableQueue::process: the workflow's step, its item and its waiter in one commit.
+  CommitBatch batch = creates({new_execution("w")});
+  batch.writes.push_back(append("w", 1, 1));
+  batch.enqueues = {awaited_item("q", "w:0", "w", "q:0", at(1)),
+                    awaited_item("q", "w:0", "w", "other", at(1)),  // the same key again
+                    queue_item("q", "plain", at(1))};
+  CommitResult result = store_->commit(batch);
+  EXPECT_EQ(result.created, std::vector<bool>{true});
+  EXPECT_EQ(result.enqueued, (std::vector<EnqueueOutcome>{EnqueueOutcome::kEnqueued,
+                                                          EnqueueOutcome::kAlreadyEnqueued,
+                                                          EnqueueOutcome::kEnqueued}));
+  EXPECT_EQ(record("w").next_index, 2);
+  EXPECT_EQ(store_->get_item("q", "w:0")->waiter_deferred, "q:0");
+
+  // A replay or retry enqueues again: nothing changes.
+  CommitBatch again = writes({append("w", 2, 1)});
+  again.enqueues = {awaited_item("q", "w:0", "w", "q:0", at(9))};
+  EXPECT_EQ(store_->commit(again).enqueued,
+            std::vector<EnqueueOutcome>{EnqueueOutcome::kAlreadyEnqueued});
+  EXPECT_EQ(store_->get_item("q", "w:0")->enqueued_at, at(1));
+
+  CommitBatch only_enqueues;
+  only_enqueues.enqueues = {queue_item("q", "alone", at(2))};
+  EXPECT_FALSE(only_enqueues.empty());
+  EXPECT_EQ(store_->commit(only_enqueues).enqueued,
+            std::vector<EnqueueOutcome>{EnqueueOutcome::kEnqueued});
+}
+
+TEST_P(StoreContract, ARefusedBatchEnqueuesNothing) {
+  create("w", 1);
+  CommitBatch stale = writes({append("w", 1, 1)});  // w is at 2
+  stale.enqueues = {awaited_item("q", "k", "w", "d")};
+  EXPECT_THROW(store_->commit(stale), StaleWriteError);
+  EXPECT_FALSE(store_->get_item("q", "k"));
+
+  // And a bad enqueue refuses the journal writes with it.
+  CommitBatch bad_item = creates({new_execution("x")});
+  bad_item.writes.push_back(append("w", 2, 1));
+  bad_item.enqueues = {queue_item("q", "good"), queue_item("q", "bad", at(0), "{x")};
+  EXPECT_THROW(store_->commit(bad_item), StoreError);
+  EXPECT_FALSE(store_->get_execution("x"));
+  EXPECT_EQ(record("w").next_index, 2);
+  EXPECT_FALSE(store_->get_item("q", "good"));
+  EXPECT_TRUE(store_->lease_items("q", "w1", 10, kLease, at(100)).empty());
+}
+
+TEST_P(StoreContract, BatchEnqueueWithAnUnknownWaiterIsRefused) {
+  CommitBatch batch;
+  batch.enqueues = {awaited_item("q", "k", "ghost", "d")};
+  EXPECT_THROW(store_->commit(batch), StoreError);
+  EXPECT_FALSE(store_->get_item("q", "k"));
+}
+
+TEST_P(StoreContract, LeaseHandsOutOldestFirstUpToTheLimit) {
+  // Enqueue order differs from time order; equal times keep enqueue order.
+  store_->enqueue(queue_item("q", "c", at(3)));
+  store_->enqueue(queue_item("q", "a", at(1)));
+  store_->enqueue(queue_item("q", "b2", at(2)));
+  store_->enqueue(queue_item("q", "b1", at(2)));
+  store_->enqueue(queue_item("q", "future", at(50)));
+
+  std::vector<QueueItem> first = store_->lease_items("q", "w1", 3, kLease, at(10));
+  EXPECT_EQ(keys_of(first), (std::vector<std::string>{"a", "b2", "b1"}));
+  for (const QueueItem& item : first) {
+    EXPECT_EQ(item.state, QueueItemState::kLeased);
+    EXPECT_EQ(item.lease_owner, "w1");
+    EXPECT_EQ(item.lease_until, at(40));
+    EXPECT_EQ(item.attempts, 1);
+    EXPECT_EQ(item.updated_at, at(10));
+    EXPECT_EQ(item.payload, R"({"job":1})");
+  }
+  EXPECT_EQ(keys_of(store_->lease_items("q", "w1", 3, kLease, at(10))),
+            std::vector<std::string>{"c"});  // "future" is not ready until at(50)
+  EXPECT_TRUE(store_->lease_items("q", "w1", 0, kLease, at(100)).empty());
+
+  std::optional<QueueItem> stored = store_->get_item("q", "a");
+  EXPECT_EQ(stored->state, QueueItemState::kLeased);
+  EXPECT_EQ(stored->lease_owner, "w1");
+  EXPECT_EQ(stored->lease_until, at(40));
+  EXPECT_EQ(stored->attempts, 1);
+}
+
+TEST_P(StoreContract, ALiveLeaseIsHeldByOneOwner) {
+  store_->enqueue(queue_item("q", "k"));
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(1)).size(), 1u);
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(1)).empty());
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(30)).empty());  // live until at(31)
+  EXPECT_FALSE(store_->renew_lease("q", "k", "w2", kLease, at(2)));
+  EXPECT_FALSE(store_->release_item("q", "k", "w2", Duration{0}, at(2)));
+  EXPECT_EQ(store_->get_item("q", "k")->lease_owner, "w1");
+}
+
+TEST_P(StoreContract, ItemsOfDifferentQueuesDoNotMix) {
+  store_->enqueue(queue_item("emails", "k", at(1), R"("email")"));
+  store_->enqueue(queue_item("images", "k", at(1), R"("image")"));
+  store_->enqueue(queue_item("emails2", "x", at(0)));
+
+  std::vector<QueueItem> emails = store_->lease_items("emails", "w1", 10, kLease, at(5));
+  ASSERT_EQ(emails.size(), 1u);
+  EXPECT_EQ(emails[0].queue, "emails");
+  EXPECT_EQ(emails[0].payload, R"("email")");
+  EXPECT_EQ(store_->get_item("images", "k")->state, QueueItemState::kReady);
+  EXPECT_FALSE(store_->complete_item("images", "k", "w1", true, "1", at(6)));
+
+  std::vector<QueueItem> images = store_->lease_items("images", "w2", 10, kLease, at(5));
+  ASSERT_EQ(images.size(), 1u);
+  EXPECT_EQ(images[0].payload, R"("image")");
+  EXPECT_TRUE(store_->lease_items("nothing", "w1", 10, kLease, at(5)).empty());
+}
+
+TEST_P(StoreContract, AnExpiredLeaseIsHandedOutAgainAndTheOldOwnerLosesIt) {
+  store_->enqueue(queue_item("q", "k"));
+  ASSERT_EQ(store_->lease_items("q", "dead", 10, kLease, at(1)).size(), 1u);  // until at(31)
+
+  std::vector<QueueItem> again = store_->lease_items("q", "w2", 10, kLease, at(31));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].lease_owner, "w2");
+  EXPECT_EQ(again[0].lease_until, at(61));
+
+  // The dead worker comes back: everything it tries is refused and changes nothing.
+  EXPECT_FALSE(store_->renew_lease("q", "k", "dead", kLease, at(32)));
+  EXPECT_FALSE(store_->release_item("q", "k", "dead", Duration{0}, at(32)));
+  EXPECT_FALSE(store_->complete_item("q", "k", "dead", true, R"("late")", at(32)));
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kLeased);
+  EXPECT_EQ(item->lease_owner, "w2");
+  EXPECT_EQ(item->lease_until, at(61));
+  EXPECT_EQ(item->result, "");
+  EXPECT_TRUE(store_->complete_item("q", "k", "w2", true, R"("ok")", at(33)));
+}
+
+TEST_P(StoreContract, ExpiredLeasesAndReadyItemsAreLeasedInTheOrderTheyBecameAvailable) {
+  store_->enqueue(queue_item("q", "early", at(0)));
+  ASSERT_EQ(store_->lease_items("q", "dead", 1, kLease, at(0)).size(), 1u);  // expires at(30)
+  store_->enqueue(queue_item("q", "before", at(20)));
+  store_->enqueue(queue_item("q", "after", at(40)));
+  EXPECT_EQ(keys_of(store_->lease_items("q", "w", 10, kLease, at(50))),
+            (std::vector<std::string>{"before", "early", "after"}));
+}
+
+TEST_P(StoreContract, RenewKeepsTheLease) {
+  store_->enqueue(queue_item("q", "k"));
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(0)).size(), 1u);  // until at(30)
+  EXPECT_TRUE(store_->renew_lease("q", "k", "w1", kLease, at(20)));         // until at(50)
+  EXPECT_EQ(store_->get_item("q", "k")->lease_until, at(50));
+  EXPECT_EQ(store_->get_item("q", "k")->updated_at, at(20));
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(45)).empty());
+  EXPECT_EQ(store_->lease_items("q", "w2", 10, kLease, at(50)).size(), 1u);
+}
+
+TEST_P(StoreContract, AnExpiredLeaseNobodyTookIsStillTheOwners) {
+  store_->enqueue(queue_item("q", "k"));
+  ASSERT_EQ(store_->lease_items("q", "slow", 10, kLease, at(0)).size(), 1u);
+  EXPECT_TRUE(store_->renew_lease("q", "k", "slow", kLease, at(35)));  // expired at(30)
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(40)).empty());
+  EXPECT_TRUE(store_->complete_item("q", "k", "slow", true, "1", at(90)));  // expired at(65)
+  EXPECT_EQ(store_->get_item("q", "k")->state, QueueItemState::kDone);
+}
+
+TEST_P(StoreContract, CompletionStoresTheResultAndWakesTheWaiterAtOnce) {
+  create("w");
+  store_->enqueue(awaited_item("q", "k", "w", "q:3"));
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(1)).size(), 1u);
+  EXPECT_TRUE(store_->get_deferred("w", "q:3") == std::nullopt);
+
+  ASSERT_TRUE(store_->complete_item("q", "k", "w1", true, R"({"sent":true})", at(5)));
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kDone);
+  EXPECT_EQ(item->result, R"({"sent":true})");
+  EXPECT_EQ(item->error, "");
+  EXPECT_EQ(item->lease_owner, "w1");
+  EXPECT_EQ(item->updated_at, at(5));
+
+  std::optional<DeferredRecord> d = store_->get_deferred("w", "q:3");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->state, DeferredState::kResolved);
+  EXPECT_EQ(nlohmann::json::parse(d->value),
+            (nlohmann::json{{"ok", true}, {"value", {{"sent", true}}}}));
+  EXPECT_EQ(d->at, at(5));
+  EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"w"});
+
+  // An ended item is never handed out again, and cannot be ended twice.
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(1000)).empty());
+  EXPECT_FALSE(store_->complete_item("q", "k", "w1", false, R"("again")", at(6)));
+  EXPECT_FALSE(store_->release_item("q", "k", "w1", Duration{0}, at(6)));
+  EXPECT_FALSE(store_->renew_lease("q", "k", "w1", kLease, at(6)));
+  EXPECT_EQ(store_->get_item("q", "k")->state, QueueItemState::kDone);
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, FailureStoresTheErrorAndResolvesTheWaiterWithIt) {
+  create("w");
+  store_->enqueue(awaited_item("q", "k", "w", "d"));
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(1)).size(), 1u);
+  ASSERT_TRUE(store_->complete_item("q", "k", "w1", false,
+                                    R"({"type":"SmtpError","message":"refused"})", at(5)));
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kFailed);
+  EXPECT_EQ(item->result, "");
+  EXPECT_EQ(item->error, R"({"type":"SmtpError","message":"refused"})");
+  EXPECT_EQ(
+      nlohmann::json::parse(store_->get_deferred("w", "d")->value),
+      (nlohmann::json{{"ok", false}, {"error", {{"type", "SmtpError"}, {"message", "refused"}}}}));
+  EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"w"});
+}
+
+TEST_P(StoreContract, AnEmptyResultResolvesTheWaiterWithNull) {
+  create("w");
+  store_->enqueue(awaited_item("q", "k", "w", "d"));
+  store_->lease_items("q", "w1", 10, kLease, at(1));
+  ASSERT_TRUE(store_->complete_item("q", "k", "w1", true, "", at(5)));
+  EXPECT_EQ(nlohmann::json::parse(store_->get_deferred("w", "d")->value),
+            (nlohmann::json{{"ok", true}, {"value", nullptr}}));
+}
+
+TEST_P(StoreContract, CompletionByANonOwnerChangesNothing) {
+  create("w");
+  store_->enqueue(awaited_item("q", "k", "w", "d"));
+  EXPECT_FALSE(store_->complete_item("q", "k", "w1", true, "1", at(1)));  // never leased
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(1)).size(), 1u);
+  EXPECT_FALSE(store_->complete_item("q", "k", "intruder", true, "1", at(2)));
+  EXPECT_FALSE(store_->complete_item("q", "missing", "w1", true, "1", at(2)));
+
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kLeased);
+  EXPECT_EQ(item->lease_owner, "w1");
+  EXPECT_EQ(item->result, "");
+  EXPECT_EQ(item->updated_at, at(1));
+  EXPECT_FALSE(store_->get_deferred("w", "d"));
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, CompletionWithAResultThatIsNotJsonIsRefused) {
+  store_->enqueue(queue_item("q", "k"));
+  store_->lease_items("q", "w1", 10, kLease, at(1));
+  EXPECT_THROW(store_->complete_item("q", "k", "w1", true, "{oops", at(2)), StoreError);
+  EXPECT_EQ(store_->get_item("q", "k")->state, QueueItemState::kLeased);
+}
+
+TEST_P(StoreContract, CompletionEndsTheItemWhateverBecameOfTheWaiter) {
+  create("finished");
+  create("resolved");
+  create("timed-out");
+  set_status("finished", ExecutionStatus::kCancelled);
+  ASSERT_EQ(store_->resolve_deferred("resolved", "d", R"("first")", at(0)),
+            ResolveOutcome::kResolved);
+  store_->close_deferred("timed-out", "d", at(0));
+  store_->take_runnable(10);
+  for (const char* waiter : {"finished", "resolved", "timed-out"}) {
+    store_->enqueue(awaited_item("q", waiter, waiter, "d"));
+  }
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(1)).size(), 3u);
+  for (const char* waiter : {"finished", "resolved", "timed-out"}) {
+    EXPECT_TRUE(store_->complete_item("q", waiter, "w1", true, "1", at(2))) << waiter;
+    EXPECT_EQ(store_->get_item("q", waiter)->state, QueueItemState::kDone) << waiter;
+  }
+  EXPECT_FALSE(store_->get_deferred("finished", "d"));
+  EXPECT_EQ(store_->get_deferred("resolved", "d")->value, R"("first")");  // first resolution wins
+  EXPECT_EQ(store_->get_deferred("timed-out", "d")->state, DeferredState::kTimedOut);
+  EXPECT_TRUE(store_->take_runnable(10).empty());
+}
+
+TEST_P(StoreContract, ReleaseDelaysRedelivery) {
+  store_->enqueue(queue_item("q", "k"));
+  ASSERT_EQ(store_->lease_items("q", "w1", 10, kLease, at(10)).size(), 1u);
+  EXPECT_FALSE(store_->release_item("q", "k", "w2", Duration{0}, at(11)));
+  ASSERT_TRUE(store_->release_item("q", "k", "w1", std::chrono::seconds(20), at(11)));
+
+  std::optional<QueueItem> item = store_->get_item("q", "k");
+  EXPECT_EQ(item->state, QueueItemState::kReady);
+  EXPECT_EQ(item->ready_at, at(31));
+  EXPECT_EQ(item->attempts, 1);
+  EXPECT_EQ(item->updated_at, at(11));
+  // Released: the former owner holds nothing.
+  EXPECT_FALSE(store_->complete_item("q", "k", "w1", true, "1", at(12)));
+  EXPECT_FALSE(store_->renew_lease("q", "k", "w1", kLease, at(12)));
+
+  EXPECT_TRUE(store_->lease_items("q", "w2", 10, kLease, at(30)).empty());
+  std::vector<QueueItem> again = store_->lease_items("q", "w2", 10, kLease, at(31));
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].attempts, 2);
+  EXPECT_EQ(again[0].lease_owner, "w2");
+}
+
+TEST_P(StoreContract, ConcurrentLeasersEachItemGoesToOneOwner) {
+  constexpr int kItems = 60;
+  constexpr int kThreads = 4;
+  for (int i = 0; i < kItems; ++i) store_->enqueue(queue_item("q", "k" + std::to_string(i)));
+
+  std::vector<std::vector<QueueItem>> got(kThreads);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      std::string owner = "worker-" + std::to_string(t);
+      // Every lease stays live: time does not move, so nothing may be handed out twice.
+      while (true) {
+        std::vector<QueueItem> batch = store_->lease_items("q", owner, 3, kLease, at(1));
+        if (batch.empty()) break;
+        got[t].insert(got[t].end(), batch.begin(), batch.end());
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+
+  std::multiset<std::string> leased;
+  for (int t = 0; t < kThreads; ++t) {
+    for (const QueueItem& item : got[t]) {
+      leased.insert(item.key);
+      EXPECT_EQ(item.lease_owner, "worker-" + std::to_string(t));
+      EXPECT_EQ(store_->get_item("q", item.key)->lease_owner, item.lease_owner);
+      EXPECT_EQ(item.attempts, 1);
+    }
+  }
+  EXPECT_EQ(leased.size(), std::size_t{kItems});
+  for (int i = 0; i < kItems; ++i) EXPECT_EQ(leased.count("k" + std::to_string(i)), 1u) << i;
+}
+
 // --- token secret -----------------------------------------------------------------------------
 
 TEST_P(StoreContract, TokenSecretIs32RandomBytesAndStable) {

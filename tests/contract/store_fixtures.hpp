@@ -84,6 +84,26 @@ inline CommitBatch writes(std::vector<ExecutionWrite> writes) {
   return CommitBatch{.creates = {}, .writes = std::move(writes)};
 }
 
+// A queue item with no waiter, enqueued at `enqueued`.
+inline NewQueueItem queue_item(std::string queue, std::string key, TimePoint enqueued = at(0),
+                               std::string payload = R"({"job":1})") {
+  NewQueueItem item;
+  item.queue = std::move(queue);
+  item.key = std::move(key);
+  item.payload = std::move(payload);
+  item.enqueued_at = enqueued;
+  return item;
+}
+
+// The same, waited for by deferred `deferred` of execution `execution`.
+inline NewQueueItem awaited_item(std::string queue, std::string key, std::string execution,
+                                 std::string deferred, TimePoint enqueued = at(0)) {
+  NewQueueItem item = queue_item(std::move(queue), std::move(key), enqueued);
+  item.waiter_execution_id = std::move(execution);
+  item.waiter_deferred = std::move(deferred);
+  return item;
+}
+
 // ListQuery by parts: Query().workflow("w").limit(2).
 class Query {
  public:
