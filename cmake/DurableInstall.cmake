@@ -62,6 +62,11 @@ install(EXPORT durableTargets
         NAMESPACE durable::
         DESTINATION "${DURABLE_INSTALL_CMAKEDIR}")
 
+# The `durable` command-line tool, when built: a program, in no export set.
+if(TARGET durable_cli)
+  install(TARGETS durable_cli RUNTIME DESTINATION "${CMAKE_INSTALL_BINDIR}")
+endif()
+
 durable_component(sqlite TARGET durable_sqlite
                   PACKAGE SQLiteCpp PACKAGE_TARGET SQLiteCpp HINT "Debian: libsqlitecpp-dev")
 # Later, once their libraries exist:

@@ -7,6 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config
   libsqlitecpp-dev libsqlite3-dev sqlite3
   libfmt-dev nlohmann-json3-dev libssl-dev libcurl4-openssl-dev
+  libcli11-dev  # the `durable` command-line tool parses its arguments with CLI11
   libgtest-dev libgmock-dev libbenchmark-dev
   # clang builds the fuzzers; libFuzzer's runtime is only a Recommends of clang, so name it.
   clang libclang-rt-dev
