@@ -69,9 +69,9 @@ endif()
 
 durable_component(sqlite TARGET durable_sqlite
                   PACKAGE SQLiteCpp PACKAGE_TARGET SQLiteCpp HINT "Debian: libsqlitecpp-dev")
-# Later, once their libraries exist:
-#   durable_component(claude TARGET durable_claude
-#                     PACKAGE CURL PACKAGE_TARGET CURL::libcurl HINT "Debian: libcurl4-openssl-dev")
+durable_component(claude TARGET durable_claude
+                  PACKAGE CURL PACKAGE_TARGET CURL::libcurl HINT "Debian: libcurl4-openssl-dev")
+# Later, once its library exists:
 #   durable_component(postgres TARGET durable_postgres ...)
 
 # Spliced into the config (configure_package_config_file substitutes @VAR@ only).
