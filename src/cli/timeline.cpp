@@ -59,9 +59,18 @@ std::string summarize_data(EventType type, const Json& data) {
     case EventType::kCompensationStarted:
       return fmt::format("{} compensation(s) because {}", int_field(data, "count"),
                          short_json(data.value("reason", Json("?"))));
+    case EventType::kChildStarted:
+      return fmt::format("child {} ({}), input {}", data.value("child", std::string("?")),
+                         data.value("workflow", std::string("?")),
+                         short_json(data.value("input", Json(nullptr))));
+    case EventType::kChildCompleted:
+      return "value " + short_json(data.value("value", Json(nullptr)));
+    case EventType::kChildFailed:
+      return error_field(data);
     case EventType::kTimerFired:
     case EventType::kDeferredTimedOut:
     case EventType::kOpCancelled:
+    case EventType::kPatchMarker:
       break;
   }
   return data.is_null() || (data.is_object() && data.empty()) ? "" : short_json(data);

@@ -210,6 +210,34 @@ class FaultyStore final : public JournalStore {
     check_power("token_secret");
     return disk_->token_secret();
   }
+  EnqueueOutcome enqueue(const NewQueueItem& item) override {
+    check_power("enqueue");
+    return disk_->enqueue(item);
+  }
+  std::vector<QueueItem> lease_items(const std::string& queue, const std::string& owner,
+                                     std::size_t limit, Duration lease, TimePoint now) override {
+    check_power("lease_items");
+    return disk_->lease_items(queue, owner, limit, lease, now);
+  }
+  bool renew_lease(const std::string& queue, const std::string& key, const std::string& owner,
+                   Duration lease, TimePoint now) override {
+    check_power("renew_lease");
+    return disk_->renew_lease(queue, key, owner, lease, now);
+  }
+  bool complete_item(const std::string& queue, const std::string& key, const std::string& owner,
+                     bool ok, const std::string& result_or_error, TimePoint now) override {
+    check_power("complete_item");
+    return disk_->complete_item(queue, key, owner, ok, result_or_error, now);
+  }
+  bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
+                    Duration delay, TimePoint now) override {
+    check_power("release_item");
+    return disk_->release_item(queue, key, owner, delay, now);
+  }
+  std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override {
+    check_power("get_item");
+    return disk_->get_item(queue, key);
+  }
 
  private:
   [[noreturn]] void refuse(std::unique_lock<std::mutex>& lock, const char* where, Fault fault) {
