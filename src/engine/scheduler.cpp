@@ -75,11 +75,11 @@ void Scheduler::stop() {
 }
 
 void Scheduler::post(std::function<void()> fn) {
-  {
-    std::lock_guard lock(inbox_mutex_);
-    inbox_.push_back(std::move(fn));
-    idle_ = false;
-  }
+  // Notifying under the lock: stop() takes this lock last, so an engine being destroyed on
+  // another thread cannot tear down the condition variable while a poster still uses it.
+  std::lock_guard lock(inbox_mutex_);
+  inbox_.push_back(std::move(fn));
+  idle_ = false;
   inbox_cv_.notify_one();
 }
 
@@ -126,7 +126,14 @@ std::string Scheduler::create(NewExecution execution) {
   post([this, execution = std::move(execution), done]() mutable {
     creates_.push_back(PendingCreate{std::move(execution), std::move(*done)});
   });
-  result.get();
+  try {
+    result.get();
+  } catch (const std::future_error&) {
+    // The engine stopped and dropped the request before committing it.
+    throw DurableError(fmt::format("execution {}: the engine stopped before the execution was "
+                                   "created; start it again (the same key finds it if it was)",
+                                   id));
+  }
   return id;
 }
 
