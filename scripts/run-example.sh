@@ -5,15 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
-
-# Same tree and settings as scripts/test.sh, so that switching between the two rebuilds nothing.
-generator=()
-if [[ ! -f build/CMakeCache.txt ]]; then
-  generator=(-G Ninja)
-fi
-cmake -S . -B build "${generator[@]}" -DDURABLE_BUILD_TESTS=ON
-cmake --build build
+./scripts/build.sh
 
 example=build/examples/approval_gate/approval_gate
 if [[ ! -x $example ]]; then

@@ -4,13 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-./scripts/setup.sh
-
-# An existing build/ keeps its generator: cmake refuses to switch generators on a configured tree.
-generator=()
-if [[ ! -f build/CMakeCache.txt ]]; then
-  generator=(-G Ninja)
-fi
-cmake -S . -B build "${generator[@]}" -DDURABLE_BUILD_TESTS=ON
-cmake --build build
+./scripts/build.sh
 ctest --test-dir build --output-on-failure -j"$(nproc)"
