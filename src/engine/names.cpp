@@ -34,7 +34,11 @@ constexpr std::array<const char*, 21> kEventNames{"unknown",
                                                   "completed",
                                                   "failed",
                                                   "cancelled",
-                                                  "compensation_started", "patch_marker", "child_started", "child_completed", "child_failed"};
+                                                  "compensation_started",
+                                                  "patch_marker",
+                                                  "child_started",
+                                                  "child_completed",
+                                                  "child_failed"};
 
 }  // namespace
 

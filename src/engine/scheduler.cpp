@@ -130,9 +130,10 @@ std::string Scheduler::create(NewExecution execution) {
     result.get();
   } catch (const std::future_error&) {
     // The engine stopped and dropped the request before committing it.
-    throw DurableError(fmt::format("execution {}: the engine stopped before the execution was "
-                                   "created; start it again (the same key finds it if it was)",
-                                   id));
+    throw DurableError(
+        fmt::format("execution {}: the engine stopped before the execution was "
+                    "created; start it again (the same key finds it if it was)",
+                    id));
   }
   return id;
 }
@@ -149,7 +150,9 @@ void Scheduler::watch_child(const std::string& child_id, const std::string& pare
   child_parents_[child_id] = parent_id;
 }
 
-void Scheduler::unwatch_child(const std::string& child_id) noexcept { child_parents_.erase(child_id); }
+void Scheduler::unwatch_child(const std::string& child_id) noexcept {
+  child_parents_.erase(child_id);
+}
 
 void Scheduler::cancel_child(const std::string& child_id) noexcept {
   try {
