@@ -31,8 +31,6 @@ struct WorkflowSpec {
   std::function<void(const Json&)> check_input;           // throws DecodeError
 };
 
-[[noreturn]] void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error);
-
 }  // namespace detail
 
 template <class Signature>
@@ -75,7 +73,7 @@ class Workflow<R(P)> {
     try {
       payload.emplace(decode<P>(input, "execution " + ctx.execution_id() + ": input"));
     } catch (const DecodeError& e) {
-      detail::park_on_input_decode_error(ctx.core(), e);
+      detail::park_on_decode_error(ctx.core(), -1, e);
     }
     if constexpr (std::is_void_v<R>) {
       co_await (*body)(ctx, std::move(*payload));
@@ -93,8 +91,7 @@ class Workflow<R(P)> {
 template <class R, class P>
 Op<R> WorkflowContext::child(const Workflow<R(P)>& workflow, std::type_identity_t<P> payload,
                              const ChildOptions& options) {
-  return Op<R>(core_,
-               detail::begin_child(*core_, workflow.spec(), encode<P>(payload), options.id));
+  return Op<R>(core_, detail::begin_child(*core_, workflow.spec(), encode<P>(payload), options.id));
 }
 
 }  // namespace durable

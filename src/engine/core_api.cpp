@@ -66,9 +66,6 @@ void release(ExecutionCore& core, int op) noexcept {
 void park_on_decode_error(ExecutionCore& core, int /*op*/, const DecodeError& error) {
   core.park("durable::DecodeError", error.what());
 }
-void park_on_input_decode_error(ExecutionCore& core, const DecodeError& error) {
-  core.park("durable::DecodeError", error.what());
-}
 std::string describe_op(ExecutionCore& core, int op) {
   return core.describe_op(op);
 }

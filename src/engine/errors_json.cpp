@@ -34,12 +34,6 @@ CaughtError describe_current_exception() {
   return caught;
 }
 
-Json error_json(const std::exception& e, std::size_t compensations) {
-  Json error{{"type", demangle(typeid(e).name())}, {"message", e.what()}};
-  if (compensations > 0) error["compensations"] = compensations;
-  return error;
-}
-
 Json current_error_json(std::size_t compensations) {
   Json error = describe_current_exception().error;
   if (compensations > 0) error["compensations"] = compensations;

@@ -18,7 +18,6 @@ struct CaughtError {
 };
 CaughtError describe_current_exception();
 
-Json error_json(const std::exception& e, std::size_t compensations);
 Json current_error_json(std::size_t compensations);
 
 }  // namespace durable::detail

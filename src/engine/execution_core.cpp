@@ -229,8 +229,8 @@ void ExecutionCore::finish() {
     final_result_ = value.dump();
     append(EventType::kCompleted, -1, "", {{"value", value}});
     final_status_ = ExecutionStatus::kCompleted;
-  } catch (const Cancelled& e) {
-    Json error = error_json(e, compensations_.size());
+  } catch (const Cancelled&) {
+    Json error = current_error_json(compensations_.size());
     final_error_ = error.dump();
     append(EventType::kCancelled, -1, "", {{"error", error}});
     final_status_ = ExecutionStatus::kCancelled;
@@ -480,8 +480,7 @@ void ExecutionCore::check_child(int op, OpState& st) {
   try {
     child = scheduler_.store().get_execution(st.child_id);
   } catch (const StoreError& e) {
-    scheduler_.fault(
-        fmt::format("execution {}: reading child {}: {}", id_, st.child_id, e.what()));
+    scheduler_.fault(fmt::format("execution {}: reading child {}: {}", id_, st.child_id, e.what()));
     return;  // looked at again on the next poke or store poll
   }
   if (!child) {

@@ -6,12 +6,30 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "durable/durable.hpp"
 
 namespace durable::testing {
+
+// Where an activity leaves a token for the test, which plays the outside world resolving it.
+class TokenBox {
+ public:
+  void put(std::string token) {
+    std::lock_guard lock(mutex_);
+    token_ = std::move(token);
+  }
+  std::string get() {
+    std::lock_guard lock(mutex_);
+    return token_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string token_;
+};
 
 class EngineTest : public ::testing::Test {
  protected:

@@ -14,28 +14,13 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::EngineTest;
+using testing::TokenBox;
 
 struct Order {
   std::string sku;
   int quantity = 0;
 };
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(Order, sku, quantity)
-
-class TokenBox {
- public:
-  void put(std::string token) {
-    std::lock_guard lock(mutex_);
-    token_ = std::move(token);
-  }
-  std::string get() {
-    std::lock_guard lock(mutex_);
-    return token_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::string token_;
-};
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;

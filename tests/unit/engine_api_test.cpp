@@ -16,23 +16,7 @@ namespace {
 
 using namespace std::chrono_literals;
 using testing::EngineTest;
-
-// Where an activity leaves a token for the test, which plays the outside world resolving it.
-class TokenBox {
- public:
-  void put(std::string token) {
-    std::lock_guard lock(mutex_);
-    token_ = std::move(token);
-  }
-  std::string get() {
-    std::lock_guard lock(mutex_);
-    return token_;
-  }
-
- private:
-  std::mutex mutex_;
-  std::string token_;
-};
+using testing::TokenBox;
 
 class EngineApiTest : public EngineTest {
  protected:
