@@ -11,6 +11,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   # clang builds the fuzzers; libFuzzer's runtime is only a Recommends of clang, so name it.
   clang libclang-rt-dev
+  clang-format  # .ci/run checks every C++ file's formatting first
 )
 
 if ! command -v dpkg-query >/dev/null 2>&1; then
