@@ -143,6 +143,38 @@ TEST_F(ApprovalGateMessagesTest, ARunKilledWhileClaudeCarriesOutThePlanSendsOnly
   EXPECT_EQ(done.err.find(kDummyKey), std::string::npos);
 }
 
+TEST_F(ApprovalGateMessagesTest, ARunKilledWhileClaudePlansAsksForThePlanAgainAndOnlyThat) {
+  auto held = streamed(text_stream({"never delivered"}));
+  held.hold = true;  // the plan query stays open until the test has killed `run`
+  server_.push(held);
+  server_.push(streamed(text_stream({"1. Find the flag.\n2. Rename it."})));
+  server_.push(streamed(text_stream({"Renamed it."})));
+
+  auto first = start_run();
+  ASSERT_TRUE(server_.wait_for_messages_requests(1, kBound)) << first->out() << first->err();
+  ASSERT_TRUE(first->wait_for_line("planning", kBound)) << first->out();
+  first->kill_hard();
+  EXPECT_EQ(finish(*first).status, 128 + SIGKILL);
+  server_.release();
+
+  auto second = start_run();
+  std::string token = token_of(*second);
+  ASSERT_TRUE(second->wait_for_line("waiting for approval", kBound)) << second->out();
+  EXPECT_EQ(plan_and_carry_out_requests(), std::make_pair(2, 0));
+  EXPECT_EQ(decide("approve", token, "go").status, 0);
+  Finished done = finish(*second);
+  EXPECT_EQ(done.status, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("planning (asking Claude over the Messages API, attempt 2)"),
+            std::string::npos)
+      << done.out;
+  EXPECT_NE(report_of(done.out).find("    1. Find the flag.\n    2. Rename it."), std::string::npos)
+      << done.out;
+  EXPECT_EQ(plan_and_carry_out_requests(), std::make_pair(2, 1));
+  EXPECT_EQ(effects(),
+            (std::map<std::string, int>{{"plan", 2}, {"publish_token", 1}, {"carry_out", 1}}));
+  EXPECT_FALSE(any_file_contains(kDummyKey));
+}
+
 // A stand-in transcript: one assistant message and its result, in session `session`.
 std::string transcript(const std::string& session, const std::string& text) {
   json init = {{"type", "system"},
