@@ -179,6 +179,22 @@ TransportChoice choose_transport(const Arguments& args) {
   return choice;
 }
 
+// The request the execution for `task` was started with, if there is one.
+std::optional<Request> started_request(durable::JournalStore& store, const std::string& task) {
+  durable::ListQuery query{.workflow = kApprovalGate.name()};
+  for (;;) {
+    const durable::ListPage page = store.list_executions(query);
+    for (const auto& execution : page.executions) {
+      auto input = durable::Json::parse(execution.input, nullptr, /*allow_exceptions=*/false);
+      if (input.is_object() && input.value("task", std::string()) == task) {
+        return input.get<Request>();
+      }
+    }
+    if (page.next_page_token.empty()) return std::nullopt;
+    query.page_token = page.next_page_token;
+  }
+}
+
 void print_error(const std::string& message) {
   std::fprintf(stderr, "approval_gate: %s\n", message.c_str());
 }
@@ -202,7 +218,18 @@ int run(const std::string& program, const Arguments& args) {
   configure_agents({.claude_path = args.get("claude-path").value_or("claude")});
   durable::EngineOptions options;
   options.on_fault = [](const std::string& message) { print_error("engine: " + message); };
-  durable::Engine engine(durable::SqliteStore::open(db), options);
+  auto store = durable::SqliteStore::open(db);
+  // An execution keeps the transport it started with: refuse to continue one that cannot run
+  // here, rather than let its next query fail for good.
+  if (auto existing = started_request(*store, request.task);
+      existing && existing->transport == "messages" && !env_set("ANTHROPIC_API_KEY") &&
+      !env_set("ANTHROPIC_AUTH_TOKEN")) {
+    print_error(
+        "the execution for this task uses the messages transport; set ANTHROPIC_API_KEY "
+        "(or ANTHROPIC_AUTH_TOKEN) to continue it");
+    return kExitError;
+  }
+  durable::Engine engine(store, options);
   engine.add(kApprovalGate);
   engine.add(kApproval);
 

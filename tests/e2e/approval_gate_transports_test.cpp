@@ -157,6 +157,17 @@ TEST_F(ApprovalGateMessagesTest, ARunKilledWhileClaudePlansAsksForThePlanAgainAn
   EXPECT_EQ(finish(*first).status, 128 + SIGKILL);
   server_.release();
 
+  // Without a key the execution cannot continue here: `run` says so and leaves it alone.
+  const auto with_key = env_;
+  env_.clear();
+  Finished no_key = finish(*start_run());
+  EXPECT_EQ(no_key.status, 1);
+  EXPECT_NE(no_key.err.find("uses the messages transport; set ANTHROPIC_API_KEY"),
+            std::string::npos)
+      << no_key.out << no_key.err;
+  EXPECT_EQ(plan_and_carry_out_requests(), std::make_pair(1, 0));
+  env_ = with_key;
+
   auto second = start_run();
   std::string token = token_of(*second);
   ASSERT_TRUE(second->wait_for_line("waiting for approval", kBound)) << second->out();
