@@ -1,7 +1,10 @@
 // The approval_gate command line: `run` drives the workflow, `approve` and `reject` decide it from
 // another process. No state lives outside the database, so a killed `run` is simply started again.
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <map>
@@ -14,7 +17,9 @@
 #include <durable/durable.hpp>
 #include <durable/sqlite_store.hpp>
 
+#include "agents.hpp"
 #include "duration.hpp"
+#include "progress.hpp"
 #include "report.hpp"
 #include "workflow.hpp"
 
@@ -34,23 +39,30 @@ constexpr durable::Duration kDefaultCoolDown = 2s;
 constexpr durable::Duration kProgressPollInterval = 100ms;
 
 constexpr const char* kUsage = R"(usage:
-  approval_gate run --db FILE --task TEXT [--transport offline|messages|cli] [--claude-path PATH]
+  approval_gate run --db FILE --task TEXT [--transport messages|cli|offline] [--claude-path PATH]
                     [--approval-timeout DURATION] [--cool-down DURATION]
   approval_gate approve --db FILE TOKEN [--reason TEXT]
   approval_gate reject --db FILE TOKEN --reason TEXT
   approval_gate --help
 
 run      starts the approval-gate workflow for TEXT (or re-attaches to the execution already
-         started for the same task): plan, print the approval token, wait for a decision, then
-         cool down and carry out the plan, or withdraw it. Runs until the execution ends and
-         prints a report. Killed at any point and started again with the same arguments, it
-         continues where it was.
+         started for the same task): Claude drafts a plan, the approval token is printed, a
+         person decides, then after a cool-down Claude carries out the plan in the same session,
+         or the plan is withdrawn. Runs until the execution ends and prints a report. Killed at
+         any point and started again with the same arguments, it continues where it was.
 approve  records an approval from another process (while run waits, or while nothing runs).
 reject   records a rejection; the workflow withdraws its plan.
 
 DURATION is a whole number and a unit: 500ms, 30s, 10m, 2h, 3d. Defaults: --approval-timeout 48h,
---cool-down 2s. Transports: only offline (the default) is available in this version.
-Environment: APPROVAL_GATE_EFFECTS_LOG=FILE appends the name of each step to FILE as it runs.
+--cool-down 2s.
+
+transports (how the plan and its execution reach Claude; fixed when an execution starts):
+  messages  the Messages API (needs ANTHROPIC_API_KEY or ANTHROPIC_AUTH_TOKEN; ANTHROPIC_BASE_URL
+            moves the endpoint). The default when ANTHROPIC_API_KEY is set.
+  cli       the Claude Code CLI (`claude`, or --claude-path PATH), resuming the plan's session.
+  offline   canned replies marked [offline], no Claude call. The default without a key.
+
+environment: APPROVAL_GATE_EFFECTS_LOG=FILE appends the name of each step to FILE as it runs.
 
 exit status:
   0  run: the execution ended approved and carried out, rejected, or timed out;
@@ -128,6 +140,61 @@ std::string format_time(durable::TimePoint time) {
   return text;
 }
 
+bool env_set(const char* name) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0';
+}
+
+struct TransportChoice {
+  std::string name;
+  std::string why;  // what `run` prints next to it
+};
+
+// --transport if given, else messages when ANTHROPIC_API_KEY is set, else offline. Refuses what
+// cannot work before anything is opened: messages without credentials, a --claude-path that is
+// not an executable, or one given for another transport.
+TransportChoice choose_transport(const Arguments& args) {
+  const bool key = env_set("ANTHROPIC_API_KEY") || env_set("ANTHROPIC_AUTH_TOKEN");
+  TransportChoice choice;
+  if (auto name = args.get("transport")) {
+    if (std::find(kTransports.begin(), kTransports.end(), *name) == kTransports.end()) {
+      throw UsageError("--transport must be messages, cli or offline, not '" + *name + "'");
+    }
+    choice = {*name, "chosen with --transport"};
+  } else if (env_set("ANTHROPIC_API_KEY")) {
+    choice = {"messages", "the default: ANTHROPIC_API_KEY is set"};
+  } else {
+    choice = {"offline", "the default: ANTHROPIC_API_KEY is not set"};
+  }
+  if (choice.name == "messages" && !key) {
+    throw UsageError("--transport messages needs ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN) set");
+  }
+  if (choice.name == "offline") choice.why += "; canned replies, no Claude call";
+  if (auto path = args.get("claude-path")) {
+    if (choice.name != "cli") throw UsageError("--claude-path applies only to --transport cli");
+    if (path->find('/') != std::string::npos && access(path->c_str(), X_OK) != 0) {
+      throw UsageError("--claude-path '" + *path + "' is not an executable file");
+    }
+  }
+  return choice;
+}
+
+// The request the execution for `task` was started with, if there is one.
+std::optional<Request> started_request(durable::JournalStore& store, const std::string& task) {
+  durable::ListQuery query{.workflow = kApprovalGate.name()};
+  for (;;) {
+    const durable::ListPage page = store.list_executions(query);
+    for (const auto& execution : page.executions) {
+      auto input = durable::Json::parse(execution.input, nullptr, /*allow_exceptions=*/false);
+      if (input.is_object() && input.value("task", std::string()) == task) {
+        return input.get<Request>();
+      }
+    }
+    if (page.next_page_token.empty()) return std::nullopt;
+    query.page_token = page.next_page_token;
+  }
+}
+
 void print_error(const std::string& message) {
   std::fprintf(stderr, "approval_gate: %s\n", message.c_str());
 }
@@ -139,15 +206,8 @@ int run(const std::string& program, const Arguments& args) {
   const std::string db = args.require("db");
   Request request;
   request.task = args.require("task");
-  request.transport = args.get("transport").value_or(std::string(kAvailableTransport));
-  if (std::find(kTransports.begin(), kTransports.end(), request.transport) == kTransports.end()) {
-    throw UsageError("--transport must be offline, messages or cli, not '" + request.transport +
-                     "'");
-  }
-  if (request.transport != kAvailableTransport) {
-    throw UsageError("transport '" + request.transport +
-                     "' is not available yet; this version runs only --transport offline");
-  }
+  const TransportChoice choice = choose_transport(args);
+  request.transport = choice.name;
   const durable::Duration timeout =
       duration_option(args, "approval-timeout", kDefaultApprovalTimeout);
   if (timeout <= durable::Duration::zero()) throw UsageError("--approval-timeout must be positive");
@@ -155,19 +215,41 @@ int run(const std::string& program, const Arguments& args) {
   request.cool_down_ms = duration_option(args, "cool-down", kDefaultCoolDown).count();
 
   set_command_context(program, db);
+  configure_agents({.claude_path = args.get("claude-path").value_or("claude")});
   durable::EngineOptions options;
   options.on_fault = [](const std::string& message) { print_error("engine: " + message); };
-  durable::Engine engine(durable::SqliteStore::open(db), options);
+  auto store = durable::SqliteStore::open(db);
+  // An execution keeps the transport it started with: refuse to continue one that cannot run
+  // here, rather than let its next query fail for good.
+  if (auto existing = started_request(*store, request.task);
+      existing && existing->transport == "messages" && !env_set("ANTHROPIC_API_KEY") &&
+      !env_set("ANTHROPIC_AUTH_TOKEN")) {
+    print_error(
+        "the execution for this task uses the messages transport; set ANTHROPIC_API_KEY "
+        "(or ANTHROPIC_AUTH_TOKEN) to continue it");
+    return kExitError;
+  }
+  durable::Engine engine(store, options);
   engine.add(kApprovalGate);
   engine.add(kApproval);
 
   const durable::TimePoint before = engine.clock().now();
+  // The workflow starts running at once; its first lines wait until these are out.
+  struct HeldOutput {
+    HeldOutput() { hold_output(); }
+    ~HeldOutput() { release_output(); }
+  };
+  auto held = std::make_optional<HeldOutput>();
   const std::string id = engine.start(kApprovalGate, request).id();
   const auto record = engine.describe(id);
-  // A re-attached execution keeps the request it was started with. The workflow is already
-  // running, so its first progress line may come before these.
+  // A re-attached execution keeps the request it was started with.
   const auto started_with = durable::Json::parse(record->input).get<Request>();
-  say("transport: " + started_with.transport);
+  say("transport: " + started_with.transport + " (" +
+      (started_with.transport == choice.name
+           ? choice.why
+           : "the execution for this task started with it; --transport " + choice.name +
+                 " does not apply") +
+      ")");
   if (record->created_at >= before) {
     say("execution: " + id + " (started)");
   } else if (durable::is_final(record->status)) {
@@ -177,6 +259,7 @@ int run(const std::string& program, const Arguments& args) {
     if (!record->waiting_on.empty()) where += " on " + record->waiting_on;
     say("execution: " + id + " (re-attached; it was " + where + ")");
   }
+  held.reset();
 
   // Progress the workflow cannot print itself: the token again after a restart (announcing it
   // is once-only), and "waiting" only once the wait is journaled, so that it is true.
@@ -184,13 +267,13 @@ int run(const std::string& program, const Arguments& args) {
   bool past_the_gate = false;
   while (!(final_record = engine.wait(id, kProgressPollInterval))) {
     if (past_the_gate) continue;
-    Progress progress = read_progress(engine.history(id));
-    if (progress.decided) {
+    const Progress now = read_progress(engine.history(id));
+    if (now.decided) {
       past_the_gate = true;
-    } else if (progress.awaiting_approval) {
-      if (progress.token) announce_token(*progress.token);
-      say("waiting for approval" +
-          (progress.deadline ? " until " + format_time(*progress.deadline) : std::string()));
+    } else if (now.awaiting_approval) {
+      if (now.token) announce_token(*now.token);
+      progress().step(Step::kWaiting,
+                      now.deadline ? "until " + format_time(*now.deadline) : std::string());
       past_the_gate = true;
     }
   }

@@ -33,15 +33,26 @@ std::string compensation_line(const std::vector<Event>& history) {
   return "  there was no plan to withdraw";
 }
 
+// Claude's texts, one or many lines, as an indented block.
+std::string indented(const std::string& text) {
+  std::string out = "    ";
+  for (char c : text) {
+    out += c;
+    if (c == '\n') out += "    ";
+  }
+  return out;
+}
+
 }  // namespace
 
 Report make_report(const durable::ExecutionRecord& record, const std::vector<Event>& history) {
   if (record.status == ExecutionStatus::kCompleted) {
     auto outcome = parse_or_empty(record.result).get<Outcome>();
-    return {fmt::format("report: approved and carried out\n  reason: {}\n  plan: {}\n  result: {}",
-                        outcome.reason.empty() ? "(none given)" : outcome.reason, outcome.plan,
-                        outcome.result),
-            0};
+    return {
+        fmt::format("report: approved and carried out\n  reason: {}\n  plan:\n{}\n  result:\n{}",
+                    outcome.reason.empty() ? "(none given)" : outcome.reason,
+                    indented(outcome.plan), indented(outcome.result)),
+        0};
   }
   Json error = parse_or_empty(record.error);
   const std::string type = error.value("type", std::string("unknown"));

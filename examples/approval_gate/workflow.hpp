@@ -1,8 +1,8 @@
-// The approval_gate workflow: plan -> ask a person -> (cool down, carry out) or withdraw the plan.
+// The approval_gate workflow: plan (a Claude query) -> ask a person -> (cool down, carry out the
+// plan in the same Claude session) or withdraw the plan.
 //
-// The steps that will later talk to Claude ("plan" and "carry out") are plain activities chosen by
-// the request's transport, so an AgentActivity can replace them without touching the rest. Only
-// the offline transport exists so far: it derives its texts from the task, deterministically.
+// The Claude queries are durable::claude::AgentActivities over the transport the request names
+// (agents.hpp); the rest does not depend on the transport.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +15,8 @@
 namespace approval_gate {
 
 struct Request {
-  std::string task;  // also the idempotency key: the same task is the same execution
-  std::string transport;
+  std::string task;       // also the idempotency key: the same task is the same execution
+  std::string transport;  // messages | cli | offline, fixed when the execution starts
   std::int64_t approval_timeout_ms = 0;
   std::int64_t cool_down_ms = 0;
 };
@@ -44,8 +44,7 @@ class NotApproved : public std::runtime_error {
 };
 inline constexpr std::string_view kNotApprovedType = "approval_gate::NotApproved";
 
-inline const std::vector<std::string> kTransports{"offline", "messages", "cli"};
-inline constexpr std::string_view kAvailableTransport = "offline";
+inline const std::vector<std::string> kTransports{"messages", "cli", "offline"};
 
 extern const durable::DurableDeferred<Decision> kApproval;
 extern const durable::Workflow<Outcome(Request)> kApprovalGate;
@@ -56,8 +55,9 @@ inline constexpr std::string_view kPublishActivity = "publish_token";
 inline constexpr std::string_view kCarryOutActivity = "carry_out";
 inline constexpr std::string_view kWithdrawActivity = "withdraw_plan";
 
-// Console output shared by the activities and the command line; one line at a time, flushed.
-void say(const std::string& line);
+// Appends `step` to $APPROVAL_GATE_EFFECTS_LOG, if set, each time a step really runs: lets the
+// e2e tests count runs across processes and restarts.
+void record_effect(std::string_view step);
 
 // Prints the approval token and the commands that decide it, at most once per process: the
 // publishing activity calls it, and so does `run` when it re-attaches to an execution that

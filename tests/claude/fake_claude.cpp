@@ -1,7 +1,9 @@
 // A stand-in for the Claude Code CLI: replays a recorded NDJSON transcript.
 //
-//   FAKE_CLAUDE_SCRIPT  the transcript to print, line by line (blank and non-JSON lines too)
-//   FAKE_CLAUDE_RECORD  if set, a file where it writes {"argv","stdin","entrypoint","cwd"} as JSON
+//   FAKE_CLAUDE_SCRIPT         the transcript to print, line by line (blank and non-JSON too)
+//   FAKE_CLAUDE_RESUME_SCRIPT  if set, the transcript for runs given --resume=ID instead
+//   FAKE_CLAUDE_RECORD         if set, a file where it writes {"argv","stdin","entrypoint","cwd"}
+//   FAKE_CLAUDE_LOG            if set, a file it appends that same JSON to, one line per run
 //
 // It first reads stdin to its end (the SDK protocol: the user message, then EOF). Directive lines
 // in the transcript: `#exit N` exits with N; `#stderr TEXT` writes TEXT to stderr; `#hang` waits
@@ -20,7 +22,12 @@
 
 int main(int argc, char** argv) {
   std::string input((std::istreambuf_iterator<char>(std::cin)), std::istreambuf_iterator<char>());
-  if (const char* record = std::getenv("FAKE_CLAUDE_RECORD")) {
+  bool resumed = false;
+  for (int i = 1; i < argc; ++i)
+    resumed = resumed || std::string(argv[i]).rfind("--resume", 0) == 0;
+  const char* record = std::getenv("FAKE_CLAUDE_RECORD");
+  const char* log = std::getenv("FAKE_CLAUDE_LOG");
+  if (record || log) {
     nlohmann::json r;
     r["argv"] = nlohmann::json::array();
     for (int i = 1; i < argc; ++i) r["argv"].push_back(argv[i]);
@@ -29,9 +36,14 @@ int main(int argc, char** argv) {
     r["entrypoint"] = entry ? entry : "";
     char cwd[4096];
     r["cwd"] = getcwd(cwd, sizeof cwd) ? cwd : "";
-    std::ofstream(record) << r.dump();
+    if (record) std::ofstream(record) << r.dump();
+    if (log) std::ofstream(log, std::ios::app) << r.dump() << "\n";
   }
   const char* script = std::getenv("FAKE_CLAUDE_SCRIPT");
+  if (const char* resume_script = std::getenv("FAKE_CLAUDE_RESUME_SCRIPT");
+      resumed && resume_script) {
+    script = resume_script;
+  }
   if (!script) {
     std::cerr << "fake_claude: FAKE_CLAUDE_SCRIPT is not set\n";
     return 2;

@@ -1,100 +1,16 @@
-// examples/approval_gate end to end: the real executable, as separate processes on a temporary
-// SQLite database. `run` waits for a decision that `approve` / `reject` record from another
-// process; a SIGKILLed `run` started again continues where it was.
-#include <gtest/gtest.h>
-
-#include <stdlib.h>
-
+// examples/approval_gate end to end on the offline transport: the real executable, as separate
+// processes on a temporary SQLite database. `run` waits for a decision that `approve` / `reject`
+// record from another process; a SIGKILLed `run` started again continues where it was.
 #include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <map>
-#include <memory>
 
-#include "durable/sqlite_store.hpp"
-#include "e2e/child_process.hpp"
+#include "e2e/approval_gate_fixture.hpp"
 
 namespace durable {
 namespace {
 
-using namespace std::chrono_literals;
-using testing::ChildProcess;
-
-// Generous: the tests also run under sanitizers on a loaded CI machine.
-constexpr std::chrono::milliseconds kBound = 60s;
-
-struct Finished {
-  int status = -1;
-  std::string out, err;
-};
-
-class ApprovalGateTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "approval_gate.XXXXXX").string();
-    ASSERT_NE(mkdtemp(pattern.data()), nullptr);
-    dir_ = pattern;
-    db_ = (dir_ / "gate.db").string();
-    effects_ = (dir_ / "effects.log").string();
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  std::unique_ptr<ChildProcess> spawn(std::vector<std::string> args) {
-    args.insert(args.begin(), APPROVAL_GATE_BIN);
-    return std::make_unique<ChildProcess>(
-        std::move(args), std::vector<std::string>{"APPROVAL_GATE_EFFECTS_LOG=" + effects_});
-  }
-  std::unique_ptr<ChildProcess> start_run(std::vector<std::string> extra = {}) {
-    std::vector<std::string> args{"run", "--db", db_, "--task", kTask, "--cool-down", "300ms"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    return spawn(std::move(args));
-  }
-  Finished finish(ChildProcess& child) {
-    auto status = child.wait_exit(kBound);
-    EXPECT_TRUE(status.has_value()) << "still running after " << kBound.count() << " ms:\n"
-                                    << child.out() << child.err();
-    return {status.value_or(-1), child.out(), child.err()};
-  }
-  Finished run_to_end(std::vector<std::string> args) { return finish(*spawn(std::move(args))); }
-  Finished decide(const std::string& verb, const std::string& token, const std::string& reason) {
-    return run_to_end({verb, "--db", db_, token, "--reason", reason});
-  }
-
-  static std::string token_of(ChildProcess& run) {
-    auto token = run.wait_for_line("approval token: ", kBound);
-    EXPECT_TRUE(token.has_value()) << "no token line:\n" << run.out() << run.err();
-    return token.value_or("");
-  }
-  static std::string execution_id_of(ChildProcess& run) {
-    auto line = run.wait_for_line("execution: ", kBound).value_or("");
-    return line.substr(0, line.find(' '));
-  }
-  // The report block: from "report: " to the end of the output.
-  static std::string report_of(const std::string& out) {
-    auto at = out.find("report: ");
-    return at == std::string::npos ? "" : out.substr(at);
-  }
-  // How many times each step ran, from the side-effect log the example keeps for tests.
-  std::map<std::string, int> effects() {
-    std::map<std::string, int> counts;
-    std::ifstream in(effects_);
-    for (std::string line; std::getline(in, line);) ++counts[line];
-    return counts;
-  }
-  // How many attempts of each activity the journal holds.
-  std::map<std::string, int> journaled_attempts(const std::string& id) {
-    std::map<std::string, int> counts;
-    for (const Event& e : SqliteStore::open(db_)->load_events(id, 0)) {
-      if (e.type == EventType::kActivityStarted) ++counts[e.name];
-    }
-    return counts;
-  }
-
-  static inline const std::string kTask = "rename the --verbose flag to --log-level";
-  std::filesystem::path dir_;
-  std::string db_, effects_;
-};
+using testing::ApprovalGateTest;
+using testing::Finished;
+using testing::kBound;
 
 TEST_F(ApprovalGateTest, ApprovalFromASecondProcessCarriesOutThePlan) {
   auto run = start_run();
@@ -112,6 +28,13 @@ TEST_F(ApprovalGateTest, ApprovalFromASecondProcessCarriesOutThePlan) {
   EXPECT_EQ(report.rfind("report: approved and carried out", 0), 0u) << done.out;
   EXPECT_NE(report.find("reason: looks good"), std::string::npos) << report;
   EXPECT_NE(report.find("[offline] carried out"), std::string::npos) << report;
+  // Each step shows up as it happens, in order, the Claude replies streamed under their step.
+  EXPECT_TRUE(in_order(done.out, {"transport: offline (the default",
+                                  "execution: ", "planning (offline", "  plan | [offline] plan",
+                                  "plan drafted", "approval token: ", "waiting for approval",
+                                  "approved (looks good)", "cooling down", "executing the plan",
+                                  "  carry_out | [offline]", "done", "report: approved"}))
+      << done.out;
   EXPECT_EQ(effects(),
             (std::map<std::string, int>{{"plan", 1}, {"publish_token", 1}, {"carry_out", 1}}));
 }
@@ -244,10 +167,30 @@ TEST_F(ApprovalGateTest, AnUnknownOptionIsAUsageError) {
   EXPECT_FALSE(std::filesystem::exists(db_)) << "usage errors touch no database";
 }
 
-TEST_F(ApprovalGateTest, ATransportThatIsNotAvailableYetIsRefusedClearly) {
-  Finished messages = run_to_end({"run", "--db", db_, "--task", kTask, "--transport", "messages"});
-  EXPECT_EQ(messages.status, 2);
-  EXPECT_NE(messages.err.find("not available yet"), std::string::npos) << messages.err;
+TEST_F(ApprovalGateTest, ATransportThatCannotWorkIsRefusedBeforeAnythingIsOpened) {
+  Finished no_key = run_to_end({"run", "--db", db_, "--task", kTask, "--transport", "messages"});
+  EXPECT_EQ(no_key.status, 2);
+  EXPECT_NE(no_key.err.find("--transport messages needs ANTHROPIC_API_KEY"), std::string::npos)
+      << no_key.err;
+
+  Finished unknown = run_to_end({"run", "--db", db_, "--task", kTask, "--transport", "carrier"});
+  EXPECT_EQ(unknown.status, 2);
+  EXPECT_NE(unknown.err.find("--transport must be messages, cli or offline, not 'carrier'"),
+            std::string::npos)
+      << unknown.err;
+
+  Finished path_for_offline =
+      run_to_end({"run", "--db", db_, "--task", kTask, "--claude-path", "/bin/true"});
+  EXPECT_EQ(path_for_offline.status, 2);
+  EXPECT_NE(path_for_offline.err.find("--claude-path applies only to --transport cli"),
+            std::string::npos)
+      << path_for_offline.err;
+
+  Finished missing_cli = run_to_end({"run", "--db", db_, "--task", kTask, "--transport", "cli",
+                                     "--claude-path", (dir_ / "no-claude").string()});
+  EXPECT_EQ(missing_cli.status, 2);
+  EXPECT_NE(missing_cli.err.find("is not an executable file"), std::string::npos)
+      << missing_cli.err;
   EXPECT_FALSE(std::filesystem::exists(db_));
 }
 

@@ -16,6 +16,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -25,7 +26,8 @@ namespace durable::testing {
 
 class ChildProcess {
  public:
-  // `args[0]` is the executable's path; `extra_env` entries ("NAME=value") are added to ours.
+  // `args[0]` is the executable's path. The child gets our environment with `extra_env` applied:
+  // "NAME=value" sets NAME (replacing ours), a bare "NAME" removes it.
   explicit ChildProcess(std::vector<std::string> args, std::vector<std::string> extra_env = {}) {
     int out[2], err[2];
     if (pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0) {
@@ -39,9 +41,16 @@ class ChildProcess {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
+    auto name_of = [](std::string_view entry) { return entry.substr(0, entry.find('=')); };
     std::vector<char*> envp;
-    for (char** e = environ; *e != nullptr; ++e) envp.push_back(*e);
-    for (auto& e : extra_env) envp.push_back(e.data());
+    for (char** e = environ; *e != nullptr; ++e) {
+      bool overridden = false;
+      for (const auto& x : extra_env) overridden = overridden || name_of(x) == name_of(*e);
+      if (!overridden) envp.push_back(*e);
+    }
+    for (auto& e : extra_env) {
+      if (e.find('=') != std::string::npos) envp.push_back(e.data());
+    }
     envp.push_back(nullptr);
 
     int rc = posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), envp.data());
