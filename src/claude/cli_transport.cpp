@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -16,6 +15,7 @@
 #include "claude/cli_messages.hpp"
 #include "claude/ndjson_reader.hpp"
 #include "claude/redact.hpp"
+#include "claude/spawn.hpp"
 #include "durable/claude/errors.hpp"
 
 extern char** environ;
@@ -63,8 +63,8 @@ struct Pipe {
   }
 };
 
-// The child, in its own process group; killed (group-wide) and reaped if still running when
-// this goes out of scope.
+// The child (spawn_guarded: its own process group, killed if its parent dies); killed
+// (group-wide) and reaped if still running when this goes out of scope.
 class Child {
  public:
   explicit Child(pid_t pid) : pid_(pid) {}
@@ -162,31 +162,14 @@ AgentResult CliTransport::query(const AgentRequest& request, ActivityContext& ct
   envp.push_back(nullptr);
 
   Pipe in, out, err;
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in.fd[0], STDIN_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, out.fd[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&actions, err.fd[1], STDERR_FILENO);
-  if (!request.cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, request.cwd.c_str());
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setflags(&attr,
-                           POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-
-  pid_t pid = 0;
-  int rc = options_.executable.find('/') == std::string::npos
-               ? posix_spawnp(&pid, options_.executable.c_str(), &actions, &attr, argv.data(),
-                              envp.data())
-               : posix_spawn(&pid, options_.executable.c_str(), &actions, &attr, argv.data(),
-                             envp.data());
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
+  pid_t pid = detail::spawn_guarded({.executable = options_.executable,
+                                     .argv = argv.data(),
+                                     .envp = envp.data(),
+                                     .stdin_fd = in.fd[0],
+                                     .stdout_fd = out.fd[1],
+                                     .stderr_fd = err.fd[1],
+                                     .cwd = request.cwd});
+  int rc = pid < 0 ? errno : 0;
   if (rc != 0) {
     std::string what = "Claude CLI: cannot run '" + options_.executable + "': " + std::strerror(rc);
     if (rc == ENOENT || rc == EACCES || rc == ENOEXEC) {

@@ -4,9 +4,11 @@
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -188,6 +190,54 @@ TEST_F(CliTransportTest, AChildIgnoringSigtermIsKilledOnCancellation) {
   }
   ASSERT_GT(pid, 0);
   EXPECT_NE(::kill(pid, 0), 0) << "the child is gone (killed and reaped)";
+}
+
+// What a SIGKILLed `approval_gate run` relies on: the CLI it started does not run on (and edit
+// files) while the restarted process retries the same query.
+TEST_F(CliTransportTest, TheChildDiesWhenTheProcessThatStartedItIsKilled) {
+  int pid_pipe[2];
+  ASSERT_EQ(::pipe(pid_pipe), 0);
+  pid_t runner = ::fork();
+  ASSERT_GE(runner, 0);
+  if (runner == 0) {  // the process that will be killed: runs a query that never ends
+    ::close(pid_pipe[0]);
+    CliTransport transport(options("hang.ndjson"));
+    // The pid is passed on once the child has spoken: it has then printed all it will and waits,
+    // so nothing but the parent-death signal can end it (no EOF, no SIGPIPE).
+    pid_t child = 0;
+    auto sink = [&](const StreamEvent& e) {
+      if (e.kind == StreamEventKind::kStatus && e.text == "spawned") child = e.data["pid"];
+      if (e.kind != StreamEventKind::kMessage || child == 0) return;
+      [[maybe_unused]] auto n = ::write(pid_pipe[1], &child, sizeof child);
+      child = 0;
+    };
+    try {
+      transport.query({.prompt = "p"}, test_.ctx, sink);
+    } catch (...) {
+    }
+    ::_exit(0);
+  }
+  ::close(pid_pipe[1]);
+  pid_t claude = 0;
+  ASSERT_EQ(::read(pid_pipe[0], &claude, sizeof claude), static_cast<ssize_t>(sizeof claude));
+  ::close(pid_pipe[0]);
+  ASSERT_EQ(::kill(runner, SIGKILL), 0);
+  ASSERT_EQ(::waitpid(runner, nullptr, 0), runner);
+
+  // Gone, or a zombie waiting for an init that may never reap it: either way no longer running.
+  auto running = [claude] {
+    if (::kill(claude, 0) != 0) return false;
+    std::ifstream stat("/proc/" + std::to_string(claude) + "/stat");
+    std::string line;
+    std::getline(stat, line);
+    auto close_paren = line.rfind(')');
+    return close_paren == std::string::npos || line.substr(close_paren + 2, 1) != "Z";
+  };
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (running() && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  EXPECT_FALSE(running()) << "fake claude " << claude << " outlived the process that started it";
+  if (running()) ::kill(claude, SIGKILL);
 }
 
 // The real Claude Code CLI, if there is one: $DURABLE_CLAUDE_CLI, the configured
