@@ -23,7 +23,9 @@ struct StoreFactory {
 };
 
 // GTest prints a parameter in test listings; the store's name says all there is to say.
-void PrintTo(const StoreFactory& factory, std::ostream* os) { *os << factory.name; }
+void PrintTo(const StoreFactory& factory, std::ostream* os) {
+  *os << factory.name;
+}
 
 std::string factory_name(const ::testing::TestParamInfo<StoreFactory>& info) {
   return info.param.name;
