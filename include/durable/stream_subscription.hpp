@@ -37,6 +37,8 @@ class StreamSubscription {
  public:
   explicit StreamSubscription(std::shared_ptr<detail::SubscriptionState> state);
   ~StreamSubscription();
+  // Destroying (or assigning over) a subscription cancels it. A moved-from one may only be
+  // destroyed or assigned to.
   StreamSubscription(StreamSubscription&&) noexcept;
   StreamSubscription& operator=(StreamSubscription&&) noexcept;
 

@@ -15,7 +15,13 @@ StreamSubscription::~StreamSubscription() {
   if (state_) cancel();
 }
 StreamSubscription::StreamSubscription(StreamSubscription&&) noexcept = default;
-StreamSubscription& StreamSubscription::operator=(StreamSubscription&&) noexcept = default;
+StreamSubscription& StreamSubscription::operator=(StreamSubscription&& other) noexcept {
+  if (this != &other) {
+    if (state_) cancel();
+    state_ = std::move(other.state_);
+  }
+  return *this;
+}
 
 std::optional<StreamEntry> StreamSubscription::next(std::optional<Duration> timeout) {
   auto& s = *state_;

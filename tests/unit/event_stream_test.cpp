@@ -386,6 +386,27 @@ TEST_F(EventStreamTest, CancellingABlockedSubscriptionWakesItAndItOutlivesTheEng
   EXPECT_FALSE(survivor.ended());
 }
 
+TEST_F(EventStreamTest, FailedCommitsNeitherLoseNorDuplicateEntries) {
+  auto faulty = testing::FaultyStore::wrap(store_);
+  auto o = options();
+  engine_ = std::make_unique<Engine>(faulty, o);
+  engine_->start();
+  auto h = engine_->start(kSteps, 2);
+  engine_->wait_idle();
+  faulty->fail_next_commits(3, testing::Fault::kBusy);
+  clock_.advance(1h);
+  ASSERT_TRUE(faulty->wait_for_failed_commits(3, kPatience));
+  engine_->wait_idle();
+  clock_.advance(1h);
+  EXPECT_EQ(h.get(), 2);
+  auto entries = stream(h.id());
+  EXPECT_EQ(of_kind(entries, "progress").size(), 2u);
+  EXPECT_EQ(of_kind(entries, "log").size(), 1u);
+  EXPECT_EQ(statuses(entries),
+            (std::vector<std::string>{"started", "waiting timer 'tick'", "running",
+                                      "waiting timer 'tick'", "running", "completed"}));
+}
+
 TEST_F(EventStreamTest, AnEmitWithoutAKindFailsTheWorkflowNamingTheExecution) {
   const Workflow<int(int)> wf{"nameless", [](WorkflowContext& ctx, int) -> Task<int> {
                                 ctx.emit("", {{"x", 1}});
