@@ -2,8 +2,9 @@
 // status, CLI transcript messages).
 //
 // AgentActivity publishes the stream to the execution's event stream (stream_publisher.hpp); a
-// sink is an optional extra callback the caller supplies. It is called on the activity's worker thread, in stream order, only while a query
-// runs live: a replayed query produces no events. It never receives a secret.
+// sink is an optional extra callback the caller supplies. It is called on the activity's worker
+// thread, in stream order, only while a query runs live: a replayed query produces no events. It
+// never receives a secret.
 #pragma once
 
 #include <functional>
