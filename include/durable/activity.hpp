@@ -7,9 +7,11 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -19,17 +21,31 @@
 
 namespace durable {
 
+namespace detail {
+// Where ActivityContext::emit sends entries (the engine's store); thread-safe.
+class ActivityStream {
+ public:
+  virtual ~ActivityStream() = default;
+  // Appends one entry to the execution's event stream, deduplicated by `key`; durable when it
+  // returns. Throws StoreError when the store refuses it.
+  virtual void append(const std::string& execution_id, std::string_view kind, std::string data,
+                      std::string key) = 0;
+};
+}  // namespace detail
+
 // What an attempt knows about itself. Valid for the duration of the attempt; used on the worker
 // thread that runs it.
 class ActivityContext {
  public:
   ActivityContext(std::string execution_id, std::string activity, int op, int attempt,
-                  std::shared_ptr<const std::atomic<bool>> cancelled)
+                  std::shared_ptr<const std::atomic<bool>> cancelled,
+                  std::shared_ptr<detail::ActivityStream> stream = nullptr)
       : execution_id_(std::move(execution_id)),
         activity_(std::move(activity)),
         op_(op),
         attempt_(attempt),
-        cancelled_(std::move(cancelled)) {}
+        cancelled_(std::move(cancelled)),
+        stream_(std::move(stream)) {}
 
   const std::string& execution_id() const { return execution_id_; }
   const std::string& activity() const { return activity_; }
@@ -41,12 +57,32 @@ class ActivityContext {
   // long-running activities should check it and return early.
   bool cancelled() const { return cancelled_->load(std::memory_order_relaxed); }
 
+  // Appends an entry of `kind` ("progress", "log", "claude.text", ...) with `data` to the
+  // execution's event stream (stream_entry.hpp) at once, while the attempt runs: live subscribers
+  // see it without waiting for the activity to finish. Not journaled; durable when it returns.
+  // Deduplication ("on retries"): the n-th emit of an attempt has key
+  // "act:<op>:<attempt>:<n>", so a retried or repeated delivery of that same append never
+  // duplicates it; a new attempt (after a failure, a timeout or a crash) is new output and
+  // appears again under its own attempt number. Entries emitted after the execution finished
+  // are dropped. Throws StoreError if the store refuses it (retryable faults are retried a few
+  // times first). Without an engine (a context built by hand) it does nothing.
+  void emit(std::string_view kind, const Json& data = Json::object()) {
+    if (!stream_) return;
+    std::string key = "act:" + std::to_string(op_) + ":" + std::to_string(attempt_) + ":" +
+                      std::to_string(emitted_++);
+    stream_->append(execution_id_, kind, data.dump(), std::move(key));
+  }
+  // Shorthand for emit("progress", data).
+  void report_progress(const Json& data) { emit("progress", data); }
+
  private:
   std::string execution_id_;
   std::string activity_;
   int op_;
   int attempt_;
   std::shared_ptr<const std::atomic<bool>> cancelled_;
+  std::shared_ptr<detail::ActivityStream> stream_;
+  std::uint64_t emitted_ = 0;
 };
 
 namespace detail {

@@ -14,6 +14,8 @@
 #include "durable/memory_store.hpp"
 #include "durable/op.hpp"
 #include "durable/retry_policy.hpp"
+#include "durable/stream_entry.hpp"
+#include "durable/stream_subscription.hpp"
 #include "durable/task.hpp"
 #include "durable/workflow.hpp"
 #include "durable/workflow_context.hpp"

@@ -26,6 +26,7 @@
 #include "durable/durable_deferred.hpp"
 #include "durable/errors.hpp"
 #include "durable/journal_store.hpp"
+#include "durable/stream_subscription.hpp"
 #include "durable/workflow.hpp"
 
 namespace durable {
@@ -156,6 +157,11 @@ class Engine {
                          const T& value) {
     return resolve_checked(deferred.name(), token, encode<T>(value));
   }
+
+  // Reads execution `id`'s event stream from `from_offset` and follows it live (see
+  // stream_subscription.hpp for wake-ups, the end and threading). Works whether or not the engine
+  // runs the execution, or runs at all. Throws NoSuchExecution for an unknown id.
+  StreamSubscription subscribe(const std::string& id, std::int64_t from_offset = 0);
 
   // Blocks until no workflow code is runnable, no activity is running and nothing is waiting to
   // be committed: every execution is finished or waits on time or outside input.

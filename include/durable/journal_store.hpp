@@ -8,6 +8,7 @@
 //    When it throws, it had no effect at all.
 //  * Journal: each execution has events numbered 0, 1, 2, ... with no gap and no duplicate.
 //    Event 0 (kStarted) is written by creation; every later event by commit().
+//  * Event stream: each execution also has a stream (stream_entry.hpp), separate from the journal.
 //  * Errors: StoreError for I/O and corruption (retryable() says whether trying again may help),
 //    StaleWriteError when a writer's view of an execution is out of date.
 #pragma once
@@ -20,6 +21,7 @@
 #include "durable/clock.hpp"
 #include "durable/execution_status.hpp"
 #include "durable/queue_item.hpp"
+#include "durable/stream_entry.hpp"
 
 namespace durable {
 
@@ -100,6 +102,10 @@ struct ExecutionWrite {
   std::string error;
   std::vector<TimerEntry> set_timers;  // upsert by (execution_id, op); execution_id may be empty
   std::vector<std::int32_t> clear_timers;
+  // Appended to the execution's event stream in the same transaction, after the events, with
+  // append_stream's deduplication (but also to a finished execution: the write that finishes it
+  // carries its last entries).
+  std::vector<NewStreamEntry> stream{};
 };
 
 struct CommitBatch {
@@ -253,6 +259,22 @@ class JournalStore {
                             const std::string& owner, Duration delay, TimePoint now) = 0;
 
   virtual std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) = 0;
+
+  // --- event streams (stream_entry.hpp states what a stream holds) -----------------------------
+
+  // Appends `entries` to the execution's stream in one transaction, in order, at the next
+  // offsets. An entry whose key is already in the stream (or earlier in `entries`) is not
+  // appended: its result is the offset of the entry that has the key. Appends to a finished
+  // execution (completed, failed, cancelled) are dropped: their result is -1. Returns one offset
+  // per entry. Refused with StoreError (not retryable), changing nothing: an unknown execution,
+  // an empty kind, data neither empty nor JSON.
+  virtual std::vector<std::int64_t> append_stream(const std::string& execution_id,
+                                                  const std::vector<NewStreamEntry>& entries) = 0;
+
+  // Entries [from_offset, from_offset + limit) of the stream, in order (fewer at its end); empty
+  // for an unknown execution.
+  virtual std::vector<StreamEntry> read_stream(const std::string& execution_id,
+                                               std::int64_t from_offset, std::size_t limit) = 0;
 
   // A random per-store secret used to authenticate tokens; created on first use and stable for
   // the life of the store. Never log it.

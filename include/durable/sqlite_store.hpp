@@ -53,6 +53,10 @@ class SqliteStore final : public JournalStore {
   bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
                     Duration delay, TimePoint now) override;
   std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override;
+  std::vector<std::int64_t> append_stream(const std::string& execution_id,
+                                          const std::vector<NewStreamEntry>& entries) override;
+  std::vector<StreamEntry> read_stream(const std::string& execution_id, std::int64_t from_offset,
+                                       std::size_t limit) override;
   std::string token_secret() override;
 
   struct Impl;

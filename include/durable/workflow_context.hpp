@@ -102,6 +102,19 @@ class WorkflowContext {
     (void)detail::patched(*core_, change_id, false);
   }
 
+  // Event stream (stream_entry.hpp): appends an entry of `kind` ("progress", "log", any short
+  // name) with `data` to the execution's stream. Not a step: it consumes no operation, is not in
+  // the journal, and workflow code cannot read it back. It is committed with the execution's next
+  // journal write (so it is durable once the next step is), exactly once: a replay of the same
+  // code appends nothing again (the n-th emit after operation k has key "wf:<k>:<n>"). Live
+  // subscribers (Engine::subscribe) see it right after that commit. An empty kind throws
+  // DurableError.
+  void emit(std::string_view kind, const Json& data = Json::object()) {
+    detail::emit(*core_, kind, data);
+  }
+  // Cloudflare's reportProgress: emit("progress", data), e.g. {"done": 3, "of": 10}.
+  void report_progress(const Json& data) { emit("progress", data); }
+
   // Side effects: journaled on first run, the same value on every replay.
   TimePoint now();
   std::uint64_t random();

@@ -161,6 +161,9 @@ struct MessagesTransport::Impl {
     if (options.stream) b["stream"] = true;
     if (!r.system.empty()) b["system"] = r.system;
     if (r.temperature) b["temperature"] = *r.temperature;
+    if (r.thinking_budget_tokens) {
+      b["thinking"] = {{"type", "enabled"}, {"budget_tokens", *r.thinking_budget_tokens}};
+    }
     if (!r.stop_sequences.empty()) b["stop_sequences"] = r.stop_sequences;
     if (!r.tools.empty()) {
       json tools = json::array();

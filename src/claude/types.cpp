@@ -28,6 +28,7 @@ void to_json(nlohmann::json& j, const AgentRequest& v) {
        {"temperature", v.temperature},
        {"stop_sequences", v.stop_sequences},
        {"tools", v.tools},
+       {"thinking_budget_tokens", v.thinking_budget_tokens},
        {"max_turns", v.max_turns},
        {"allowed_tools", v.allowed_tools},
        {"disallowed_tools", v.disallowed_tools},
@@ -44,6 +45,7 @@ void from_json(const nlohmann::json& j, AgentRequest& v) {
   read(j, "temperature", v.temperature);
   read(j, "stop_sequences", v.stop_sequences);
   read(j, "tools", v.tools);
+  read(j, "thinking_budget_tokens", v.thinking_budget_tokens);
   read(j, "max_turns", v.max_turns);
   read(j, "allowed_tools", v.allowed_tools);
   read(j, "disallowed_tools", v.disallowed_tools);

@@ -18,8 +18,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// How often `events --follow` looks in the store for new events. Issue 4's durable event stream
-// will replace polling.
+// How often `events --follow` looks in the store for entries written by other processes.
 constexpr auto kFollowPollInterval = 200ms;
 // `show` prints input and result in full up to this many characters.
 constexpr std::size_t kShowValueChars = 2000;
@@ -182,9 +181,9 @@ int run_show(const ShowOptions& options, std::ostream& out) {
   return kExitOk;
 }
 
-int run_events(const EventsOptions& options, std::ostream& out) {
+int run_journal_events(const EventsOptions& options, std::ostream& out) {
   auto store = open_store(options.common.store);
-  std::int64_t next = 0;
+  std::int64_t next = std::max<std::int64_t>(options.from_offset, 0);
   bool told_attention = false;
   for (;;) {
     // The record is read before the events, so once it is final the events read after it
@@ -207,6 +206,43 @@ int run_events(const EventsOptions& options, std::ostream& out) {
       told_attention = true;
     }
     std::this_thread::sleep_for(kFollowPollInterval);
+  }
+}
+
+void print_entry(const StreamEntry& entry, bool json, std::ostream& out) {
+  out << (json ? stream_entry_json(entry).dump() : stream_line(entry)) << '\n';
+}
+
+int run_events(const EventsOptions& options, std::ostream& out) {
+  if (options.journal) return run_journal_events(options, out);
+  auto store = open_store(options.common.store);
+  require_execution(*store, options.id);
+  EngineOptions engine_options;
+  engine_options.store_poll_interval = kFollowPollInterval;
+  Engine engine(store, engine_options);  // never started: it only reads the stream
+  StreamSubscription sub = engine.subscribe(options.id, options.from_offset);
+  if (!options.follow) {
+    for (auto batch = sub.drain(); !batch.empty(); batch = sub.drain()) {
+      for (const StreamEntry& e : batch) print_entry(e, options.common.json, out);
+    }
+    out.flush();
+    return kExitOk;
+  }
+  bool told_attention = false;
+  for (;;) {
+    if (auto entry = sub.next(1s)) {
+      print_entry(*entry, options.common.json, out);
+      out.flush();
+      continue;
+    }
+    if (sub.ended()) return kExitOk;
+    if (!told_attention &&
+        require_execution(*store, options.id).status == ExecutionStatus::kNeedsAttention) {
+      // Not final: `durable resume` and fixed code continue it, so keep following.
+      std::cerr << "durable: execution " << options.id
+                << " needs attention; still following until it ends (resume it, or interrupt)\n";
+      told_attention = true;
+    }
   }
 }
 

@@ -38,9 +38,12 @@ struct EventsOptions {
   CommonOptions common{};
   std::string id{};
   bool follow = false;
+  bool journal = false;          // the journal's events instead of the event stream
+  std::int64_t from_offset = 0;  // stream offset (or journal index with `journal`)
 };
-// With `follow`, polls the store every kFollowPollInterval and prints new events until the
-// execution is completed, failed or cancelled, then returns kExitOk.
+// Prints the execution's event stream (or, with `journal`, its journal events). With `follow`,
+// polls the store every kFollowPollInterval and prints new entries until the execution is
+// completed, failed or cancelled and everything is printed, then returns kExitOk.
 int run_events(const EventsOptions& options, std::ostream& out);
 
 struct ResolveOptions {

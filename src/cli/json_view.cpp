@@ -37,4 +37,14 @@ Json event_json(const Event& event) {
   };
 }
 
+Json stream_entry_json(const StreamEntry& entry) {
+  return Json{
+      {"offset", entry.offset},
+      {"time", iso8601(entry.time)},
+      {"kind", entry.kind},
+      {"data", stored_json(entry.data)},
+      {"key", entry.key.empty() ? Json(nullptr) : Json(entry.key)},
+  };
+}
+
 }  // namespace durable::cli

@@ -20,4 +20,7 @@ Json execution_json(const ExecutionRecord& record);
 // {"index", "time", "type", "op", "name", "data"}; `op` is null for an execution-level event.
 Json event_json(const Event& event);
 
+// {"offset", "time", "kind", "data", "key"}: one entry of an execution's event stream.
+Json stream_entry_json(const StreamEntry& entry);
+
 }  // namespace durable::cli

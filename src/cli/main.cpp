@@ -89,12 +89,17 @@ int main_checked(int argc, char** argv) {
   show->add_option("ID", p.show.id, "the execution id")->required();
 
   CLI::App* events = app.add_subcommand(
-      "events", "an execution's journal events, one per line (JSON Lines with --json)");
+      "events",
+      "an execution's event stream (status changes, progress, logs, Claude output), one entry "
+      "per line (JSON Lines with --json); --journal for its journal events instead");
   add_common(*events, p.events.common);
   events->add_option("ID", p.events.id, "the execution id")->required();
   events->add_flag("--follow", p.events.follow,
-                   "keep printing new events until the execution completes, fails or is "
+                   "keep printing new entries until the execution completes, fails or is "
                    "cancelled");
+  events->add_option("--from", p.events.from_offset, "start at this stream offset (default 0)");
+  events->add_flag("--journal", p.events.journal,
+                   "print the journal's events (as `show` lists them) instead of the stream");
 
   CLI::App* resolve = app.add_subcommand("resolve", "resolve the deferred a token names");
   add_common(*resolve, p.resolve.common);

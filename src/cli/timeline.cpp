@@ -119,4 +119,24 @@ std::string event_line(const Event& event) {
   return line;
 }
 
+std::string stream_line(const StreamEntry& entry) {
+  constexpr std::size_t kStreamDataChars = 200;
+  std::string line = fmt::format("#{}  {}  {:<8}", entry.offset, iso8601(entry.time), entry.kind);
+  Json data = Json::parse(entry.data.empty() ? "null" : entry.data, nullptr, false);
+  if (entry.kind == "status" && data.is_object() && data.contains("status") &&
+      data["status"].is_string()) {
+    line += "  " + data["status"].get<std::string>();
+    if (data.contains("waiting_on") && data["waiting_on"].is_string()) {
+      line += "  " + one_line(data["waiting_on"].get<std::string>(), kValueChars);
+    }
+    if (data.contains("error") && data["error"].is_object() && data["error"].contains("message")) {
+      line += "  " + one_line(data["error"]["message"].dump(), kStreamDataChars);
+    }
+    return line;
+  }
+  if (data.is_discarded()) return line + "  " + one_line(entry.data, kStreamDataChars);
+  if (!data.is_null()) line += "  " + one_line(data.dump(), kStreamDataChars);
+  return line;
+}
+
 }  // namespace durable::cli

@@ -27,4 +27,8 @@ Table timeline(const std::vector<Event>& events);
 // One event as one line of `durable events`: "#3  <time>  activity_completed  op=0  name  ...".
 std::string event_line(const Event& event);
 
+// One stream entry as one line of `durable events`: "#3  <time>  status  waiting  timer 'nap'"
+// for a status change, "#4  <time>  progress  {"done":1}" (compact JSON, shortened) otherwise.
+std::string stream_line(const StreamEntry& entry);
+
 }  // namespace durable::cli

@@ -88,6 +88,9 @@ const std::string& execution_id(const ExecutionCore& core) {
 bool is_replaying(const ExecutionCore& core) {
   return core.is_replaying();
 }
+void emit(ExecutionCore& core, std::string_view kind, const Json& data) {
+  core.emit(kind, data);
+}
 TimePoint clock_now(ExecutionCore& core) {
   return core.clock_now();
 }

@@ -6,6 +6,7 @@
 
 #include "engine/ids.hpp"
 #include "engine/scheduler.hpp"
+#include "engine/subscription.hpp"
 #include "engine/token.hpp"
 
 namespace durable {
@@ -76,6 +77,18 @@ CancelOutcome Engine::cancel(const std::string& id) {
   return outcome;
 }
 
+StreamSubscription Engine::subscribe(const std::string& id, std::int64_t from_offset) {
+  if (!impl_->store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
+  auto state = std::make_shared<detail::SubscriptionState>();
+  state->store = impl_->store_ptr();
+  state->hub = impl_->stream_hub();
+  state->id = id;
+  state->poll_interval = impl_->options().store_poll_interval;
+  state->next_offset = std::max<std::int64_t>(from_offset, 0);
+  state->delivered = state->next_offset;
+  return StreamSubscription(std::move(state));
+}
+
 void Engine::resume(const std::string& id) {
   auto record = impl_->store().get_execution(id);
   if (!record) throw NoSuchExecution("no execution with id " + id);
@@ -89,9 +102,12 @@ void Engine::resume(const std::string& id) {
   write.execution_id = id;
   write.expected_next_index = record->next_index;
   write.status = ExecutionStatus::kRunning;
+  write.stream.push_back(
+      detail::status_stream_entry(*write.status, {}, {}, record->next_index, impl_->clock().now()));
   CommitBatch batch;
   batch.writes.push_back(std::move(write));
   impl_->store().commit(batch);
+  impl_->stream_hub()->notify();
   impl_->store().mark_runnable(id);
   if (impl_->started()) impl_->poke(id);
 }

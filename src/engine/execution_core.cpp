@@ -283,6 +283,15 @@ ExecutionWrite ExecutionCore::take_write() {
       written_waiting_on_ = waiting_on;
     }
   }
+  w.stream = std::move(pending_stream_);
+  pending_stream_.clear();
+  if (w.status && (*w.status != streamed_status_ || w.waiting_on != streamed_waiting_on_)) {
+    auto journal_index = w.expected_next_index + static_cast<std::int64_t>(w.events.size());
+    w.stream.push_back(status_stream_entry(*w.status, w.waiting_on, w.error, journal_index,
+                                           scheduler_.clock().now()));
+    streamed_status_ = *w.status;
+    streamed_waiting_on_ = w.waiting_on;
+  }
   dirty_ = false;
   return w;
 }
@@ -295,6 +304,13 @@ void ExecutionCore::restore(ExecutionWrite write) {
   set_timers_ = std::move(write.set_timers);
   write.clear_timers.insert(write.clear_timers.end(), clear_timers_.begin(), clear_timers_.end());
   clear_timers_ = std::move(write.clear_timers);
+  // The status entry is made again from the status of the next write.
+  std::erase_if(write.stream, [](const NewStreamEntry& e) { return e.key.starts_with("status:"); });
+  write.stream.insert(write.stream.end(), std::make_move_iterator(pending_stream_.begin()),
+                      std::make_move_iterator(pending_stream_.end()));
+  pending_stream_ = std::move(write.stream);
+  streamed_status_ = committed_streamed_status_;
+  streamed_waiting_on_ = committed_streamed_waiting_on_;
   written_status_.reset();
   dirty_ = true;
 }
@@ -316,8 +332,32 @@ ExecutionStatus ExecutionCore::current_status(std::string& waiting_on) const {
   return ExecutionStatus::kWaiting;
 }
 
+void ExecutionCore::emit(std::string_view kind, const Json& data) {
+  if (parked_) throw ParkedSignal{};
+  if (emit_op_ != next_op_) {
+    emit_op_ = next_op_;
+    emit_count_ = 0;
+  }
+  if (kind.empty()) {
+    throw DurableError(
+        fmt::format("execution {}: ctx.emit needs a kind (\"progress\", \"log\", ...)", id_));
+  }
+  std::string key = fmt::format("wf:{}:{}", next_op_, emit_count_++);
+  // Replayed code re-emits what an earlier run committed: skip what the journal proves was
+  // committed; the key catches the rest (emits after the last journaled op).
+  if (is_replaying()) return;
+  pending_stream_.push_back(NewStreamEntry{.kind = std::string(kind),
+                                           .data = data.dump(),
+                                           .time = scheduler_.clock().now(),
+                                           .key = std::move(key)});
+  dirty_ = true;
+  scheduler_.make_ready(this);
+}
+
 void ExecutionCore::on_committed() {
   committed_next_ = next_index_;
+  committed_streamed_status_ = streamed_status_;
+  committed_streamed_waiting_on_ = streamed_waiting_on_;
   auto actions = std::move(post_commit_);
   post_commit_.clear();
   for (auto& a : actions) {

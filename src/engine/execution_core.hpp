@@ -73,6 +73,12 @@ class ExecutionCore {
   // Rebuilds op state from a journal loaded from the store (events 1..). Throws DecodeError or
   // StoreError naming the execution and index for an event it cannot read.
   void load(const std::vector<Event>& events, bool cancel_requested);
+  // The status the store holds for a loaded execution, so that its next status change (and only
+  // a change) appears on the event stream.
+  void set_streamed_status(ExecutionStatus status, std::string waiting_on) {
+    streamed_status_ = committed_streamed_status_ = status;
+    streamed_waiting_on_ = committed_streamed_waiting_on_ = std::move(waiting_on);
+  }
   // Creates the root coroutine and queues it to run.
   void start();
 
@@ -114,6 +120,8 @@ class ExecutionCore {
   void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
   std::string token(std::string_view deferred);
   bool is_replaying() const { return next_op_ <= last_journaled_op_; }
+  // Appends to the execution's event stream with the next commit (see WorkflowContext::emit).
+  void emit(std::string_view kind, const Json& data);
   TimePoint clock_now();
   [[noreturn]] void park(std::string type, std::string message);
   std::string describe_op(int op) const;
@@ -180,6 +188,15 @@ class ExecutionCore {
   std::string final_result_, final_error_;
   std::optional<ExecutionStatus> written_status_;
   std::string written_waiting_on_;
+  // Event stream output: pending entries, the emit counter of the current op, and the status the
+  // stream last shows (pending view, and as of the last commit).
+  std::vector<NewStreamEntry> pending_stream_;
+  int emit_op_ = -1;
+  int emit_count_ = 0;
+  ExecutionStatus streamed_status_ = ExecutionStatus::kRunning;
+  std::string streamed_waiting_on_;
+  ExecutionStatus committed_streamed_status_ = ExecutionStatus::kRunning;
+  std::string committed_streamed_waiting_on_;
   bool dirty_ = true;
   bool queued_ = false;
   bool destroying_ = false;  // frames are being torn down: releases touch nothing outside

@@ -18,7 +18,9 @@ Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &SystemClock::instance()),
-      pool_(options_.activity_threads) {}
+      pool_(options_.activity_threads),
+      hub_(std::make_shared<StreamHub>()),
+      activity_stream_(std::make_shared<StoreActivityStream>(store_, hub_, *clock_)) {}
 
 Scheduler::~Scheduler() {
   stop();
@@ -200,7 +202,7 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   }
   pool_.submit(
       [this, id = core.id(), op, attempt, spec = st.spec, call = st.call, flag = st.cancel_flag] {
-        ActivityContext ctx(id, spec->name, op, attempt, flag);
+        ActivityContext ctx(id, spec->name, op, attempt, flag, activity_stream_);
         bool ok = false;
         bool non_retryable = false;
         Json value;
@@ -311,7 +313,8 @@ void Scheduler::commit() {
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
   for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
-    return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty();
+    return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
+           w.stream.empty();
   });
 
   CommitResult result;
@@ -345,7 +348,12 @@ void Scheduler::commit() {
   }
 
   ++stats_.commits;
-  for (const auto& w : batch.writes) stats_.events_committed += w.events.size();
+  bool any_stream = !batch.creates.empty();
+  for (const auto& w : batch.writes) {
+    stats_.events_committed += w.events.size();
+    any_stream = any_stream || !w.stream.empty();
+  }
+  if (any_stream) hub_->notify();
   ready_.clear();
   bool any_final = false;
   for (ExecutionCore* core : cores) {
@@ -417,6 +425,7 @@ void Scheduler::load(const std::string& id) {
     auto core = std::make_unique<ExecutionCore>(*this, id, spec, Json::parse(record->input),
                                                 record->next_index);
     core->load(events, record->cancel_requested);
+    core->set_streamed_status(record->status, record->waiting_on);
     ExecutionCore* raw = core.get();
     executions_[id] = std::move(core);
     ++stats_.executions_loaded;
@@ -441,6 +450,7 @@ void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string
   w.expected_next_index = record.next_index;
   w.status = ExecutionStatus::kNeedsAttention;
   w.error = Json{{"type", type}, {"message", message}}.dump();
+  w.stream.push_back(status_stream_entry(*w.status, {}, w.error, record.next_index, clock_->now()));
   try {
     CommitBatch batch;
     batch.writes.push_back(std::move(w));
@@ -449,6 +459,7 @@ void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string
     fault(fmt::format("execution {}: could not record that it needs attention: {}", record.id,
                       e.what()));
   }
+  hub_->notify();
   notify_final();
 }
 

@@ -21,6 +21,7 @@
 #include "durable/engine.hpp"
 #include "engine/activity_pool.hpp"
 #include "engine/execution_core.hpp"
+#include "engine/stream_hub.hpp"
 
 namespace durable::detail {
 
@@ -47,6 +48,9 @@ class Scheduler {
   EngineStats stats() const;
 
   JournalStore& store() { return *store_; }
+  const std::shared_ptr<JournalStore>& store_ptr() const { return store_; }
+  const std::shared_ptr<StreamHub>& stream_hub() const { return hub_; }
+  const EngineOptions& options() const { return options_; }
   Clock& clock() { return *clock_; }
   const std::string& secret();
   void fault(const std::string& message);
@@ -99,6 +103,8 @@ class Scheduler {
   Clock* clock_;
   int clock_listener_ = 0;
   ActivityPool pool_;
+  std::shared_ptr<StreamHub> hub_;
+  std::shared_ptr<StoreActivityStream> activity_stream_;
 
   mutable std::mutex registry_mutex_;
   std::map<std::string, std::shared_ptr<const WorkflowSpec>> workflows_;

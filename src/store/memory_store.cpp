@@ -23,6 +23,23 @@ struct Execution {
   ExecutionRecord record;
   std::vector<Event> events;
   bool runnable = false;
+  std::vector<StreamEntry> stream;
+  std::unordered_map<std::string, std::int64_t> stream_keys;  // key -> offset
+
+  // append_stream's rule for one entry, finished or not.
+  std::int64_t append(const NewStreamEntry& entry) {
+    if (!entry.key.empty()) {
+      if (auto it = stream_keys.find(entry.key); it != stream_keys.end()) return it->second;
+    }
+    auto offset = static_cast<std::int64_t>(stream.size());
+    stream.push_back(StreamEntry{.offset = offset,
+                                 .kind = entry.kind,
+                                 .data = entry.data,
+                                 .time = entry.time,
+                                 .key = entry.key});
+    if (!entry.key.empty()) stream_keys.emplace(entry.key, offset);
+    return offset;
+  }
 };
 
 using TimerKey = std::pair<std::string, std::int32_t>;                // (execution, op)
@@ -178,6 +195,7 @@ struct MemoryStore::State {
                                      .name = spec.workflow,
                                      .data = std::move(started_data),
                                      .time = spec.created_at});
+    execution.append(store::started_stream_entry(spec));
     by_created.insert({spec.created_at, spec.id});
     executions.emplace(spec.id, std::move(execution));
   }
@@ -190,6 +208,7 @@ struct MemoryStore::State {
       record.updated_at = std::max(record.updated_at, event.time);
     }
     record.next_index += static_cast<std::int64_t>(write.events.size());
+    for (const NewStreamEntry& entry : write.stream) execution.append(entry);
     if (write.status) {
       record.status = *write.status;
       record.waiting_on = write.waiting_on;
@@ -234,6 +253,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
       throw StaleWriteError(write.execution_id, write.expected_next_index, actual);
     }
     store::check_write_events(write);
+    store::check_stream_entries(write.execution_id, write.stream);
     for (const TimerEntry& timer : write.set_timers) {
       if (!timer.execution_id.empty() && current_next(timer.execution_id) < 0) {
         throw StoreError(fmt::format("execution {}: sets a timer (op {}) on unknown execution {}",
@@ -492,6 +512,42 @@ std::optional<QueueItem> MemoryStore::get_item(const std::string& queue, const s
   const StoredItem* stored = state_->find_item(queue, key);
   if (!stored) return std::nullopt;
   return stored->item;
+}
+
+std::vector<std::int64_t> MemoryStore::append_stream(const std::string& execution_id,
+                                                     const std::vector<NewStreamEntry>& entries) {
+  store::check_stream_entries(execution_id, entries);
+  std::lock_guard lock(state_->mutex);
+  Execution* execution = state_->find(execution_id);
+  if (!execution) {
+    throw StoreError(fmt::format("append_stream: no execution {}", execution_id),
+                     /*retryable=*/false);
+  }
+  std::vector<std::int64_t> offsets;
+  offsets.reserve(entries.size());
+  bool finished = is_final(execution->record.status);
+  for (const NewStreamEntry& entry : entries) {
+    if (finished) {
+      auto it =
+          entry.key.empty() ? execution->stream_keys.end() : execution->stream_keys.find(entry.key);
+      offsets.push_back(it == execution->stream_keys.end() ? -1 : it->second);
+    } else {
+      offsets.push_back(execution->append(entry));
+    }
+  }
+  return offsets;
+}
+
+std::vector<StreamEntry> MemoryStore::read_stream(const std::string& execution_id,
+                                                  std::int64_t from_offset, std::size_t limit) {
+  std::lock_guard lock(state_->mutex);
+  const Execution* execution = state_->find(execution_id);
+  if (!execution) return {};
+  auto from = static_cast<std::size_t>(std::max<std::int64_t>(from_offset, 0));
+  if (from >= execution->stream.size()) return {};
+  auto to = from + std::min(limit, execution->stream.size() - from);
+  return {execution->stream.begin() + static_cast<std::ptrdiff_t>(from),
+          execution->stream.begin() + static_cast<std::ptrdiff_t>(to)};
 }
 
 std::string MemoryStore::token_secret() {

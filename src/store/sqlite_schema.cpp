@@ -100,10 +100,33 @@ void create_v2(SQLite::Database& db) {
   )sql");
 }
 
+// Event streams (stream_entry.hpp): one row per entry, keyed by (execution, offset); a partial
+// unique index makes the deduplication keys unique per execution.
+void add_stream_tables(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE stream_entries (
+      execution_id TEXT NOT NULL,
+      seq          INTEGER NOT NULL,
+      kind         TEXT NOT NULL,
+      data         TEXT NOT NULL,
+      time         INTEGER NOT NULL,
+      key          TEXT,
+      PRIMARY KEY (execution_id, seq)
+    ) WITHOUT ROWID;
+    CREATE UNIQUE INDEX stream_entries_key ON stream_entries (execution_id, key)
+      WHERE key IS NOT NULL;
+  )sql");
+}
+
+// Version 3: this session's tables (event streams, ...). Adds tables; v2 data is untouched.
+void create_v3(SQLite::Database& db) {
+  add_stream_tables(db);
+}
+
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
-constexpr std::array<Migration, 2> kMigrations{&create_v1, &create_v2};
+constexpr std::array<Migration, 3> kMigrations{&create_v1, &create_v2, &create_v3};
 
 void write_version(SQLite::Database& db, int version) {
   SQLite::Statement set(db,

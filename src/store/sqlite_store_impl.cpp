@@ -80,7 +80,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
                       "INSERT INTO deferreds (execution_id, name, state, value, at) "
                       "VALUES (?, ?, ?, ?, ?)"),
       insert_runnable(db, "INSERT OR IGNORE INTO runnable (execution_id) VALUES (?)"),
-      items(db) {}
+      items(db),
+      stream(db) {}
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
@@ -107,6 +108,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     event->bind(6, store::started_event_data(spec));
     event->bind(7, to_millis(spec.created_at));
     event->exec();
+    append_stream_entry(spec.id, store::started_stream_entry(spec));
     result.created[i] = true;
   }
 
@@ -122,6 +124,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       throw StaleWriteError(id, write.expected_next_index, actual);
     }
     store::check_write_events(write);
+    store::check_stream_entries(id, write.stream);
 
     std::int64_t latest = std::numeric_limits<std::int64_t>::min();
     for (const Event& e : write.events) {
@@ -136,6 +139,8 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       insert->exec();
       latest = std::max(latest, to_millis(e.time));
     }
+
+    for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
 
     std::int64_t next = actual + static_cast<std::int64_t>(write.events.size());
     if (write.status) {

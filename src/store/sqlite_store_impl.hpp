@@ -28,6 +28,12 @@ struct ItemStatements {
   SQLite::Statement insert, select, select_ready, select_expired, lease, renew, end, release;
 };
 
+// The prepared statements of the event-stream operations (sqlite_store_stream.cpp).
+struct StreamStatements {
+  explicit StreamStatements(SQLite::Database& db);
+  SQLite::Statement next_offset, find_key, insert, select;
+};
+
 // Throws StoreError (not retryable) for a row this code cannot decode; `what` says where.
 [[noreturn]] void corrupt_journal(const std::string& path, const std::string& what);
 
@@ -49,6 +55,11 @@ struct SqliteStore::Impl {
                          const std::string& value, TimePoint now);
   // Validates `item` (and that its waiter exists) and inserts it unless (queue, key) exists.
   EnqueueOutcome enqueue(const NewQueueItem& item);
+  // append_stream's rule for one entry, finished or not (the caller checked the entry).
+  std::int64_t append_stream_entry(const std::string& execution_id, const NewStreamEntry& entry);
+  // The offset of the entry with `key`, if any.
+  std::optional<std::int64_t> stream_key_offset(const std::string& execution_id,
+                                                const std::string& key);
   ExecutionRecord decode_execution(SQLite::Statement& row);
   Event decode_event(SQLite::Statement& row, const std::string& execution_id);
   // A row of kItemColumns; `seq` receives the enqueue sequence when not null.
@@ -62,6 +73,7 @@ struct SqliteStore::Impl {
       update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
       select_status, select_deferred, insert_deferred, insert_runnable;
   store::ItemStatements items;
+  store::StreamStatements stream;
   std::optional<std::string> token_secret;
 };
 

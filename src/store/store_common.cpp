@@ -73,6 +73,27 @@ void check_write_events(const ExecutionWrite& write) {
   }
 }
 
+void check_stream_entries(const std::string& execution_id,
+                          const std::vector<NewStreamEntry>& entries) {
+  for (std::size_t i = 0; i < entries.size(); ++i) {
+    auto refuse = [&](std::string_view why) {
+      throw StoreError(fmt::format("execution {}: stream entry {} of the append (kind '{}'): {}",
+                                   execution_id, i, entries[i].kind, why),
+                       /*retryable=*/false);
+    };
+    if (entries[i].kind.empty()) refuse("the kind is empty");
+    if (!is_valid_event_data(entries[i].data)) refuse("data is not valid JSON");
+  }
+}
+
+NewStreamEntry started_stream_entry(const NewExecution& execution) {
+  return NewStreamEntry{
+      .kind = "status",
+      .data = nlohmann::json{{"status", "started"}, {"workflow", execution.workflow}}.dump(),
+      .time = execution.created_at,
+      .key = "status:started"};
+}
+
 void check_new_queue_item(const NewQueueItem& item) {
   auto refuse = [&](std::string_view why) {
     throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): {}", item.queue, item.key, why),

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "durable/journal_store.hpp"
 
@@ -27,6 +28,14 @@ bool is_valid_event_data(const std::string& data);
 // Checks that `write.events` are numbered expected_next_index, +1, ... and carry valid data.
 // Throws StoreError (not retryable) naming the execution and the offending index.
 void check_write_events(const ExecutionWrite& write);
+
+// Checks stream entries (an append or a write's `stream`): a kind, data empty or JSON. Throws
+// StoreError (not retryable) naming the execution and the entry's position.
+void check_stream_entries(const std::string& execution_id,
+                          const std::vector<NewStreamEntry>& entries);
+
+// Stream entry 0, written by creation: {"status":"started","workflow":...}, key "status:started".
+NewStreamEntry started_stream_entry(const NewExecution& execution);
 
 // Checks what enqueue() refuses without looking at the store: an empty queue or key, a payload
 // neither empty nor JSON, only one of the two waiter fields. Throws StoreError (not retryable)

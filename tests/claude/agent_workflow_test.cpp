@@ -111,6 +111,63 @@ TEST_F(AgentWorkflowTest, AQueryInterruptedByACrashRunsAgainButACompletedOneNeve
   EXPECT_TRUE(found);
 }
 
+TEST_F(AgentWorkflowTest, StreamedTextReachesTheExecutionsEventStreamInBatches) {
+  // 300 deltas of 4 characters: more than one batch, far fewer entries than deltas.
+  std::vector<std::string> pieces(300, "abc ");
+  std::string whole;
+  for (const auto& p : pieces) whole += p;
+  server_.push(streamed(text_stream(pieces)));
+  const AgentActivity ask{"ask", messages()};
+  const Workflow<std::string(std::string)> wf{
+      "streaming", [&](WorkflowContext& ctx, std::string p) -> Task<std::string> {
+        const AgentRequest request{.prompt = p};
+        AgentResult r = co_await ctx.run(ask, request);
+        co_return r.text;
+      }};
+  Engine& engine = boot([&](Engine& e) { e.add(wf); });
+  auto h = engine.start(wf, std::string("talk"));
+  auto sub = engine.subscribe(h.id());
+  EXPECT_EQ(finish(engine, h), whole);
+
+  std::string text;
+  std::size_t text_entries = 0;
+  json result;
+  while (auto entry = sub.next(20s)) {
+    EXPECT_EQ(entry->data.find("sk-test-workflow-key"), std::string::npos) << entry->data;
+    json data = json::parse(entry->data);
+    if (entry->kind == "claude.text") {
+      ++text_entries;
+      text += data["text"].get<std::string>();
+      EXPECT_EQ(data["attempt"], 1);
+    } else if (entry->kind == "claude.result") {
+      result = data;
+    }
+  }
+  EXPECT_TRUE(sub.ended());
+  EXPECT_EQ(text, whole);
+  EXPECT_GE(text_entries, 2u);
+  EXPECT_LE(text_entries, whole.size() / StreamPublisher::kBatchChars + 2);
+  EXPECT_EQ(result["stop_reason"], "end_turn");
+  EXPECT_EQ(result["usage"]["output_tokens"], 7);
+}
+
+TEST_F(AgentWorkflowTest, PublishingToTheStreamCanBeTurnedOff) {
+  server_.push(streamed(text_stream({"quiet"})));
+  const AgentActivity ask{"ask", messages(), {.publish_to_stream = false}};
+  const Workflow<std::string(std::string)> wf{
+      "quiet", [&](WorkflowContext& ctx, std::string p) -> Task<std::string> {
+        const AgentRequest request{.prompt = p};
+        AgentResult r = co_await ctx.run(ask, request);
+        co_return r.text;
+      }};
+  Engine& engine = boot([&](Engine& e) { e.add(wf); });
+  auto h = engine.start(wf, std::string("p"));
+  EXPECT_EQ(finish(engine, h), "quiet");
+  for (const auto& e : store_->read_stream(h.id(), 0, 1000)) {
+    EXPECT_EQ(e.kind.rfind("claude.", 0), std::string::npos) << e.kind;
+  }
+}
+
 TEST_F(AgentWorkflowTest, ARetryableFailureIsRetriedByTheActivityPolicy) {
   server_.push(testing::api_error(529, "overloaded_error", "Overloaded"));
   server_.push(streamed(text_stream({"after a retry"})));

@@ -98,6 +98,24 @@ TEST_F(MessagesTransportTest, AStreamedReplyBecomesTextUsageAndStopReason) {
   EXPECT_EQ(body["messages"], json::parse(R"([{"role":"user","content":"greet me"}])"));
 }
 
+TEST_F(MessagesTransportTest, AThinkingBudgetIsSentAsEnabledThinking) {
+  server_.push(streamed(text_stream({"ok"})));
+  ask({.prompt = "think first", .max_tokens = 4096, .thinking_budget_tokens = 2048});
+  auto requests = server_.messages_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  json body = requests[0].json();
+  EXPECT_EQ(body["thinking"], json::parse(R"({"type":"enabled","budget_tokens":2048})"));
+  EXPECT_EQ(body["max_tokens"], 4096);
+}
+
+TEST_F(MessagesTransportTest, WithoutAThinkingBudgetNoThinkingIsSent) {
+  server_.push(streamed(text_stream({"ok"})));
+  ask({.prompt = "plain"});
+  auto requests = server_.messages_requests();
+  ASSERT_EQ(requests.size(), 1u);
+  EXPECT_FALSE(requests[0].json().contains("thinking"));
+}
+
 TEST_F(MessagesTransportTest, APlainJsonReplyIsAcceptedWithoutStreaming) {
   server_.push(json_reply(200, {{"id", "msg_p"},
                                 {"type", "message"},

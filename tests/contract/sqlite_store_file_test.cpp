@@ -92,14 +92,41 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
-  EXPECT_EQ(store::current_schema_version(), 2);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+  EXPECT_EQ(store::current_schema_version(), 3);
   EXPECT_TRUE(db.tableExists("queue_items"));
+  EXPECT_TRUE(db.tableExists("stream_entries"));
+}
+
+// A file as durable 0.2 (schema version 2) left it: an execution created before streams existed
+// has an empty stream that appends start at offset 0.
+TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3AndOldExecutionsGetStreams) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 2);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, waiting_on, next_index, created_at,
+                              updated_at)
+        VALUES ('old', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000);
+      INSERT INTO events VALUES ('old', 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+    )sql");
+    ASSERT_FALSE(db.tableExists("stream_entries"));
+  }
+  auto store = open();
+  EXPECT_EQ(raw().execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+  EXPECT_EQ(store->load_events("old", 0).size(), 1u);
+  EXPECT_TRUE(store->read_stream("old", 0, 10).empty());
+  NewStreamEntry entry;
+  entry.kind = "log";
+  entry.data = R"({"line":"hello"})";
+  EXPECT_EQ(store->append_stream("old", {entry}), std::vector<std::int64_t>{0});
+  EXPECT_EQ(store->read_stream("old", 0, 10).at(0).data, R"({"line":"hello"})");
 }
 
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with
 // rows written as that code wrote them.
-TEST_F(SqliteStoreFile, AVersion1FileMigratesToVersion2KeepingItsData) {
+TEST_F(SqliteStoreFile, AVersion1FileMigratesToTheCurrentVersionKeepingItsData) {
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 1);
@@ -121,7 +148,8 @@ TEST_F(SqliteStoreFile, AVersion1FileMigratesToVersion2KeepingItsData) {
   auto store = open();
   {
     SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
     EXPECT_TRUE(db.tableExists("queue_items"));
   }
   ExecutionRecord r = *store->get_execution("old");

@@ -89,6 +89,17 @@ class FaultyStore final : public JournalStore {
     random_p_ = 0;
   }
 
+  // The next `count` append_stream calls reach the disk but report a retryable I/O error, as
+  // when a commit is durable and the acknowledgement is lost: the caller retries the same append.
+  void lose_next_append_acks(int count) {
+    std::lock_guard lock(mutex_);
+    lose_append_acks_ = count;
+  }
+  int appends_attempted() const {
+    std::lock_guard lock(mutex_);
+    return appends_attempted_;
+  }
+
   // Commit number `k` (1-based, counting every commit call from now on) cuts the power.
   void cut_power_at_commit(int k, PowerCut where) {
     std::lock_guard lock(mutex_);
@@ -238,6 +249,23 @@ class FaultyStore final : public JournalStore {
     check_power("get_item");
     return disk_->get_item(queue, key);
   }
+  std::vector<std::int64_t> append_stream(const std::string& execution_id,
+                                          const std::vector<NewStreamEntry>& entries) override {
+    check_power("append_stream");
+    auto offsets = disk_->append_stream(execution_id, entries);
+    std::lock_guard lock(mutex_);
+    ++appends_attempted_;
+    if (lose_append_acks_ > 0) {
+      --lose_append_acks_;
+      throw error("append_stream", fault_message(Fault::kIoError));
+    }
+    return offsets;
+  }
+  std::vector<StreamEntry> read_stream(const std::string& execution_id, std::int64_t from_offset,
+                                       std::size_t limit) override {
+    check_power("read_stream");
+    return disk_->read_stream(execution_id, from_offset, limit);
+  }
 
  private:
   [[noreturn]] void refuse(std::unique_lock<std::mutex>& lock, const char* where, Fault fault) {
@@ -271,6 +299,8 @@ class FaultyStore final : public JournalStore {
   bool power_cut_ = false;
   int attempted_ = 0;
   int failed_ = 0;
+  int lose_append_acks_ = 0;
+  int appends_attempted_ = 0;
   std::vector<std::chrono::steady_clock::time_point> failure_times_;
 };
 

@@ -303,15 +303,15 @@ TEST_F(DurableCliTest, AnUnknownExecutionIsOneErrorLineForEveryVerb) {
   }
 }
 
-TEST_F(DurableCliTest, EventsPrintsOneLinePerJournalEvent) {
-  Finished f = on_db("events", {flaky_});
+TEST_F(DurableCliTest, EventsJournalPrintsOneLinePerJournalEvent) {
+  Finished f = on_db("events", {flaky_, "--journal"});
   ASSERT_EQ(f.status, 0) << f.err;
   auto lines = lines_of(f.out);
   ASSERT_EQ(lines.size(), static_cast<std::size_t>(record(flaky_).next_index)) << f.out;
   EXPECT_EQ(lines.front().rfind("#0  ", 0), 0u) << lines.front();
   EXPECT_NE(lines.back().find("failed"), std::string::npos) << lines.back();
 
-  Finished json = on_db("events", {flaky_, "--json"});
+  Finished json = on_db("events", {flaky_, "--journal", "--json"});
   ASSERT_EQ(json.status, 0) << json.err;
   auto json_lines = lines_of(json.out);
   ASSERT_EQ(json_lines.size(), lines.size());
@@ -319,6 +319,27 @@ TEST_F(DurableCliTest, EventsPrintsOneLinePerJournalEvent) {
     Json event = Json::parse(json_lines[i]);
     EXPECT_EQ(event.at("index"), i);
   }
+}
+
+TEST_F(DurableCliTest, EventsPrintsTheEventStreamWithStatusChanges) {
+  Finished f = on_db("events", {flaky_});
+  ASSERT_EQ(f.status, 0) << f.err;
+  auto lines = lines_of(f.out);
+  ASSERT_GE(lines.size(), 2u) << f.out;
+  EXPECT_EQ(lines.front().rfind("#0  ", 0), 0u) << lines.front();
+  EXPECT_NE(lines.front().find("status    started"), std::string::npos) << lines.front();
+  EXPECT_NE(lines.back().find("failed"), std::string::npos) << lines.back();
+
+  Finished json = on_db("events", {flaky_, "--json", "--from", "1"});
+  ASSERT_EQ(json.status, 0) << json.err;
+  auto json_lines = lines_of(json.out);
+  ASSERT_EQ(json_lines.size(), lines.size() - 1);
+  for (std::size_t i = 0; i < json_lines.size(); ++i) {
+    Json entry = Json::parse(json_lines[i]);
+    EXPECT_EQ(entry.at("offset"), i + 1);
+    EXPECT_TRUE(entry.at("kind").is_string());
+  }
+  EXPECT_EQ(Json::parse(json_lines.back()).at("data").at("status"), "failed");
 }
 
 TEST_F(DurableCliTest, EventsFollowEndsOnceTheWaitingExecutionIsResolved) {
@@ -330,7 +351,7 @@ TEST_F(DurableCliTest, EventsFollowEndsOnceTheWaitingExecutionIsResolved) {
   engine.add(kVersionedV2);
   engine.start();
 
-  ChildProcess follow({DURABLE_BIN, "events", "--db", db_, id, "--follow"});
+  ChildProcess follow({DURABLE_BIN, "events", "--db", db_, id, "--follow", "--journal"});
   // Events 0-3: started, publish started and completed, deferred_awaited.
   auto awaited = follow.wait_for_line("#3  ", kBound);
   ASSERT_TRUE(awaited.has_value()) << follow.out() << follow.err();
@@ -346,6 +367,29 @@ TEST_F(DurableCliTest, EventsFollowEndsOnceTheWaitingExecutionIsResolved) {
   EXPECT_EQ(*status, 0) << follow.err();
   expect_in_order(follow.out(), {"deferred_awaited", "deferred_resolved", "completed"});
   EXPECT_EQ(engine.wait(id, kBound)->result, R"("approved: ok")");
+}
+
+TEST_F(DurableCliTest, EventsFollowPrintsTheStreamLiveUntilTheExecutionEnds) {
+  const std::string id = gates_["b"];
+  Engine engine(SqliteStore::open(db_), engine_options());
+  engine.add(kGate);
+  engine.add(kApproval);
+  engine.add(kVersionedV2);
+  engine.start();
+
+  ChildProcess follow({DURABLE_BIN, "events", "--db", db_, id, "--follow"});
+  // Entries 0-1: started, waiting on the approval.
+  auto waiting = follow.wait_for_line("#1  ", kBound);
+  ASSERT_TRUE(waiting.has_value()) << follow.out() << follow.err();
+  EXPECT_NE(waiting->find("waiting  deferred 'approval'"), std::string::npos) << *waiting;
+  EXPECT_FALSE(follow.wait_exit(0ms).has_value()) << "follow ended while the execution waits";
+
+  Finished resolved = on_db("resolve", {token("b"), R"({"approved": false, "reason": "no"})"});
+  EXPECT_EQ(resolved.status, 0) << resolved.err;
+  auto status = follow.wait_exit(kBound);
+  ASSERT_TRUE(status.has_value()) << "follow did not end:\n" << follow.out();
+  EXPECT_EQ(*status, 0) << follow.err();
+  expect_in_order(follow.out(), {"started", "waiting", "running", "completed"});
 }
 
 TEST_F(DurableCliTest, ResolveRefusesBadJsonAndChangesNothing) {

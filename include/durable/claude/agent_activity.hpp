@@ -9,6 +9,9 @@
 // re-run. The activity's idempotency key (stable across attempts and restarts) is sent with the
 // request (`metadata.user_id` over the API).
 //
+// What Claude says while the query runs goes to the execution's event stream (StreamPublisher),
+// and, if given, to a caller's EventSink.
+//
 // The default retry policy follows the official SDKs: 3 attempts, backoff from 500 ms doubling up
 // to 8 s. It is durable time, so a server's retry-after is reported in the error but not obeyed.
 #pragma once
@@ -19,6 +22,7 @@
 #include "durable/activity.hpp"
 #include "durable/claude/errors.hpp"
 #include "durable/claude/event_sink.hpp"
+#include "durable/claude/stream_publisher.hpp"
 #include "durable/claude/transport.hpp"
 #include "durable/claude/types.hpp"
 
@@ -34,7 +38,10 @@ inline ActivityOptions default_agent_activity_options() {
 
 struct AgentActivityOptions {
   ActivityOptions activity = default_agent_activity_options();
-  EventSink sink{};  // empty: events are discarded
+  // Publish the query's stream to the execution's event stream as it arrives (StreamPublisher
+  // lists the entries); subscribers follow it with Engine::subscribe or `durable events --follow`.
+  bool publish_to_stream = true;
+  EventSink sink{};  // also called with every stream event; empty: none
 };
 
 class AgentActivity : public Activity<AgentResult(AgentRequest)> {
@@ -42,15 +49,35 @@ class AgentActivity : public Activity<AgentResult(AgentRequest)> {
   AgentActivity(std::string name, std::shared_ptr<Transport> transport,
                 AgentActivityOptions options = {})
       : Activity<AgentResult(AgentRequest)>(
-            std::move(name), make_function(std::move(transport), std::move(options.sink)),
+            std::move(name),
+            make_function(std::move(transport), std::move(options.sink), options.publish_to_stream),
             std::move(options.activity)) {}
 
  private:
-  static Function make_function(std::shared_ptr<Transport> transport, EventSink sink) {
+  static Function make_function(std::shared_ptr<Transport> transport, EventSink sink,
+                                bool publish) {
     if (!sink) sink = discard_events();
-    return [transport = std::move(transport), sink = std::move(sink)](ActivityContext& ctx,
-                                                                      AgentRequest request) {
-      return transport->query(request, ctx, sink);
+    return [transport = std::move(transport), sink = std::move(sink), publish](
+               ActivityContext& ctx, AgentRequest request) {
+      if (!publish) return transport->query(request, ctx, sink);
+      StreamPublisher publisher(ctx);
+      EventSink both = [&](const StreamEvent& event) {
+        sink(event);
+        publisher.on_event(event);
+      };
+      AgentResult result;
+      try {
+        result = transport->query(request, ctx, both);
+      } catch (...) {
+        try {
+          publisher.flush();  // what arrived before the failure
+        } catch (...) {
+          // The query's own error is the one to report.
+        }
+        throw;
+      }
+      publisher.finish(result);
+      return result;
     };
   }
 };

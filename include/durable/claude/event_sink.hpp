@@ -1,9 +1,10 @@
 // EventSink: where a query's stream goes while it runs (text deltas, tool input, thinking,
 // status, CLI transcript messages).
 //
-// Until executions have an event stream of their own, the sink is a callback the caller
-// supplies. It is called on the activity's worker thread, in stream order, only while a query
-// runs live: a replayed query produces no events. It never receives a secret.
+// AgentActivity publishes the stream to the execution's event stream (stream_publisher.hpp); a
+// sink is an optional extra callback the caller supplies. It is called on the activity's worker
+// thread, in stream order, only while a query runs live: a replayed query produces no events. It
+// never receives a secret.
 #pragma once
 
 #include <functional>

@@ -36,6 +36,10 @@ struct AgentRequest {
   std::optional<double> temperature{};
   std::vector<std::string> stop_sequences{};
   std::vector<ToolSpec> tools{};
+  // Extended thinking (Messages API `thinking: {type: enabled, budget_tokens}`); unset: off. The
+  // API wants at least 1024 and less than max_tokens, and no temperature with it. The CLI
+  // transport does not pass it (the CLI chooses its own thinking budget).
+  std::optional<int> thinking_budget_tokens{};
 
   int max_turns = 0;  // 0: the transport's default
   std::vector<std::string> allowed_tools{};

@@ -72,5 +72,6 @@ const std::string& execution_id(const ExecutionCore& core);
 // The engine clock's current time (not journaled: WorkflowContext::now() journals it).
 TimePoint clock_now(ExecutionCore& core);
 bool is_replaying(const ExecutionCore& core);
+void emit(ExecutionCore& core, std::string_view kind, const Json& data);
 
 }  // namespace durable::detail

@@ -1,0 +1,64 @@
+#include "engine/stream_hub.hpp"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "durable/errors.hpp"
+
+namespace durable::detail {
+namespace {
+
+constexpr int kAppendTries = 4;
+
+}  // namespace
+
+std::uint64_t StreamHub::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+void StreamHub::notify() {
+  {
+    std::lock_guard lock(mutex_);
+    ++generation_;
+  }
+  cv_.notify_all();
+}
+
+void StreamHub::wait(std::uint64_t seen, std::chrono::steady_clock::time_point deadline,
+                     const std::function<bool()>& stopped) {
+  std::unique_lock lock(mutex_);
+  cv_.wait_until(lock, deadline, [&] { return generation_ != seen || stopped(); });
+}
+
+NewStreamEntry status_stream_entry(ExecutionStatus status, const std::string& waiting_on,
+                                   const std::string& error, std::int64_t journal_index,
+                                   TimePoint time) {
+  Json data{{"status", to_string(status)}};
+  if (!waiting_on.empty()) data["waiting_on"] = waiting_on;
+  if (!error.empty()) data["error"] = Json::parse(error, nullptr, false);
+  std::string key = fmt::format("status:{}:{}", journal_index, to_string(status));
+  if (!waiting_on.empty()) key += ":" + waiting_on;
+  return NewStreamEntry{.kind = "status", .data = data.dump(), .time = time, .key = std::move(key)};
+}
+
+void StoreActivityStream::append(const std::string& execution_id, std::string_view kind,
+                                 std::string data, std::string key) {
+  std::vector<NewStreamEntry> entries{NewStreamEntry{.kind = std::string(kind),
+                                                     .data = std::move(data),
+                                                     .time = clock_->now(),
+                                                     .key = std::move(key)}};
+  for (int attempt = 1;; ++attempt) {
+    try {
+      store_->append_stream(execution_id, entries);
+      break;
+    } catch (const StoreError& e) {
+      if (!e.retryable() || attempt == kAppendTries) throw;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5 << attempt));
+    }
+  }
+  hub_->notify();
+}
+
+}  // namespace durable::detail
