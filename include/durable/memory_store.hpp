@@ -39,6 +39,7 @@ class MemoryStore final : public JournalStore {
   bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
                     Duration delay, TimePoint now) override;
   std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override;
+  PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override;
   std::string token_secret() override;
 
  private:

@@ -53,6 +53,7 @@ class SqliteStore final : public JournalStore {
   bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
                     Duration delay, TimePoint now) override;
   std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override;
+  PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override;
   std::string token_secret() override;
 
   struct Impl;

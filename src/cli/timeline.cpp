@@ -67,6 +67,9 @@ std::string summarize_data(EventType type, const Json& data) {
       return "value " + short_json(data.value("value", Json(nullptr)));
     case EventType::kChildFailed:
       return error_field(data);
+    case EventType::kQueueItemEnqueued:
+      return fmt::format("queue '{}', item '{}'", data.value("queue", std::string("?")),
+                         data.value("key", std::string("?")));
     case EventType::kTimerFired:
     case EventType::kDeferredTimedOut:
     case EventType::kOpCancelled:

@@ -56,6 +56,7 @@ struct MemoryStore::State {
   std::set<ItemOrder> ready_items;
   std::set<ItemOrder> leased_items;
   std::uint64_t next_item_seq = 1;
+  std::map<std::string, store::PermitState> rate_limits;
 
   Execution* find(const std::string& id) {
     auto it = executions.find(id);
@@ -492,6 +493,17 @@ std::optional<QueueItem> MemoryStore::get_item(const std::string& queue, const s
   const StoredItem* stored = state_->find_item(queue, key);
   if (!stored) return std::nullopt;
   return stored->item;
+}
+
+PermitDecision MemoryStore::acquire_permit(const RateLimit& limit, TimePoint now) {
+  store::check_rate_limit(limit);
+  std::lock_guard lock(state_->mutex);
+  std::optional<store::PermitState> state;
+  auto it = state_->rate_limits.find(limit.name);
+  if (it != state_->rate_limits.end()) state = it->second;
+  PermitDecision decision = store::decide_permit(limit, state, now);
+  state_->rate_limits[limit.name] = *state;
+  return decision;
 }
 
 std::string MemoryStore::token_secret() {

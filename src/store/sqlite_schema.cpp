@@ -100,10 +100,27 @@ void create_v2(SQLite::Database& db) {
   )sql");
 }
 
+// DurableRateLimiter's state: one row per named limit (store_common.hpp's PermitState).
+void add_rate_limit_tables(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE rate_limits (
+      name TEXT PRIMARY KEY,
+      kind INTEGER NOT NULL,
+      mark INTEGER NOT NULL,
+      used INTEGER NOT NULL
+    ) WITHOUT ROWID;
+  )sql");
+}
+
+// Version 3: adds tables; v1 and v2 data is untouched.
+void create_v3(SQLite::Database& db) {
+  add_rate_limit_tables(db);
+}
+
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
-constexpr std::array<Migration, 2> kMigrations{&create_v1, &create_v2};
+constexpr std::array<Migration, 3> kMigrations{&create_v1, &create_v2, &create_v3};
 
 void write_version(SQLite::Database& db, int version) {
   SQLite::Statement set(db,

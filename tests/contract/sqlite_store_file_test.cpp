@@ -92,14 +92,38 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
-  EXPECT_EQ(store::current_schema_version(), 2);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+  EXPECT_EQ(store::current_schema_version(), 3);
   EXPECT_TRUE(db.tableExists("queue_items"));
+  EXPECT_TRUE(db.tableExists("rate_limits"));
+}
+
+// A file at schema version 2 gains the version-3 tables and keeps its queue items.
+TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsQueueItems) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 2);
+    db.exec(R"sql(
+      INSERT INTO queue_items (queue, key, payload, state, ready_at, enqueued_at, updated_at)
+        VALUES ('resize', 'k1', '{"w":10}', 1, 1000, 1000, 1000);
+    )sql");
+    ASSERT_FALSE(db.tableExists("rate_limits"));
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+    EXPECT_TRUE(db.tableExists("rate_limits"));
+  }
+  EXPECT_EQ(store->get_item("resize", "k1")->payload, R"({"w":10})");
+  RateLimit limit{
+      .name = "api", .kind = RateLimitKind::kFixedWindow, .permits = 1, .period = Duration{1000}};
+  EXPECT_TRUE(store->acquire_permit(limit, TimePoint{Duration{5000}}).granted);
 }
 
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with
 // rows written as that code wrote them.
-TEST_F(SqliteStoreFile, AVersion1FileMigratesToVersion2KeepingItsData) {
+TEST_F(SqliteStoreFile, AVersion1FileMigratesToTheCurrentVersionKeepingItsData) {
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 1);
@@ -121,7 +145,8 @@ TEST_F(SqliteStoreFile, AVersion1FileMigratesToVersion2KeepingItsData) {
   auto store = open();
   {
     SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 2);
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
     EXPECT_TRUE(db.tableExists("queue_items"));
   }
   ExecutionRecord r = *store->get_execution("old");

@@ -238,6 +238,10 @@ class FaultyStore final : public JournalStore {
     check_power("get_item");
     return disk_->get_item(queue, key);
   }
+  PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override {
+    check_power("acquire_permit");
+    return disk_->acquire_permit(limit, now);
+  }
 
  private:
   [[noreturn]] void refuse(std::unique_lock<std::mutex>& lock, const char* where, Fault fault) {
