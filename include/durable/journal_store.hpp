@@ -46,7 +46,9 @@ enum class EventType : std::uint8_t {
   kChildCompleted = 19,        // op: {"value"}
   kChildFailed = 20,           // op: {"error"} (the child failed or was cancelled)
   // 26..30: DurableQueue and DurableRateLimiter.
-  kQueueItemEnqueued = 26,  // op: {"queue", "key"}; the item is enqueued in the same commit
+  kQueueItemEnqueued = 26,   // op: {"queue", "key"}; the item is enqueued in the same commit
+  kQueueItemCompleted = 27,  // op: {"value"} (the worker's result)
+  kQueueItemFailed = 28,     // op: {"error"} (the worker failed for good)
 };
 
 // A stable lower-case name ("activity_started") for logs, the CLI and docs.

@@ -41,8 +41,10 @@ constexpr std::array<const char*, 21> kEventNames{"unknown",
                                                   "child_failed"};
 
 // Event types of DurableQueue and DurableRateLimiter (26..30).
-constexpr std::array<std::pair<EventType, const char*>, 1> kQueueEventNames{{
+constexpr std::array<std::pair<EventType, const char*>, 3> kQueueEventNames{{
     {EventType::kQueueItemEnqueued, "queue_item_enqueued"},
+    {EventType::kQueueItemCompleted, "queue_item_completed"},
+    {EventType::kQueueItemFailed, "queue_item_failed"},
 }};
 
 }  // namespace
