@@ -163,8 +163,10 @@ class Engine {
   // --- DurableQueue (durable_queue.hpp) ---------------------------------------------------------
 
   // Runs `handler` — (P) -> R or (WorkerContext&, P) -> R — on items of `queue`, on threads of its
-  // own (options.concurrency of them), from start() until stop(). May be called before or after
-  // start(); each call is one more worker with an owner name of its own.
+  // own (options.concurrency of them), from now until stop() (start() runs it again). Each call is
+  // one more worker with an owner name of its own. Workers do not need start(): a process that
+  // only serves queues should not call it, since start() also resumes the store's executions (and
+  // parks those whose workflows it does not register).
   template <class P, class R, class F>
   void add_worker(const DurableQueue<P, R>& queue, F handler, WorkerOptions options = {}) {
     add_queue_worker(queue.name(), queue.handler(std::move(handler)), std::move(options));

@@ -65,7 +65,7 @@ void Engine::add_queue_worker(std::string queue, detail::QueueHandler handler,
                                                       std::move(queue), std::move(handler),
                                                       std::move(options), std::move(hooks));
   std::lock_guard lock(impl->workers_mutex);
-  if (impl->started()) worker->start();
+  worker->start();
   impl->workers.push_back(std::move(worker));
 }
 
