@@ -141,11 +141,23 @@ void QueueWorker::handle(std::size_t slot, const std::string& owner, QueueItem i
     in_hand_.erase(slot);
     stopping = stopping_;
   }
-  finish(owner, item, ok, std::move(value), non_retryable, stopping);
+  if (cancelled->load()) {
+    // Cut short: the lease was lost (its new owner's outcome counts) or the worker is stopping
+    // (deliver again at once). Either way, what the handler returned is discarded.
+    if (!stopping) return;
+    try {
+      store_.release_item(queue_, item.key, owner, Duration{0}, clock_.now());
+    } catch (const std::exception& e) {
+      fault(fmt::format("queue '{}', item '{}': giving it back on stop: {}", queue_, item.key,
+                        e.what()));
+    }
+    return;
+  }
+  finish(owner, item, ok, std::move(value), non_retryable);
 }
 
 void QueueWorker::finish(const std::string& owner, const QueueItem& item, bool ok, Json value,
-                         bool non_retryable, bool stopping) {
+                         bool non_retryable) {
   const int attempt = static_cast<int>(item.attempts);
   const RetryPolicy& retry = options_.retry;
   try {
@@ -155,10 +167,8 @@ void QueueWorker::finish(const std::string& owner, const QueueItem& item, bool o
       bool listed = std::find(retry.non_retryable_errors.begin(), retry.non_retryable_errors.end(),
                               type) != retry.non_retryable_errors.end();
       bool final = non_retryable || listed || attempt >= std::max(1, retry.max_attempts);
-      if (stopping || !final) {
-        // Cut short by stop() (deliver again at once) or a retryable failure (after backoff).
-        Duration delay = stopping ? Duration{0} : retry.backoff_after(attempt);
-        store_.release_item(queue_, item.key, owner, delay, now);
+      if (!final) {
+        store_.release_item(queue_, item.key, owner, retry.backoff_after(attempt), now);
         return;
       }
       value["attempts"] = attempt;

@@ -41,8 +41,8 @@ class QueueWorker {
 
   // Idempotent. start() after stop() runs the worker again under the same owner name.
   void start();
-  // Asks running handlers to stop (WorkerContext::cancelled), waits for them, and gives back the
-  // items whose handler failed meanwhile; a result that arrived is still stored.
+  // Asks running handlers to stop (WorkerContext::cancelled), waits for them, discards what they
+  // return and gives their items back for immediate redelivery.
   void stop();
 
   const std::string& owner() const { return owner_; }
@@ -57,7 +57,7 @@ class QueueWorker {
   void run(std::size_t slot);
   void handle(std::size_t slot, const std::string& owner, QueueItem item);
   void finish(const std::string& owner, const QueueItem& item, bool ok, Json value,
-              bool non_retryable, bool stopping);
+              bool non_retryable);
   void heartbeat();
   void fault(const std::string& message);
 

@@ -219,6 +219,37 @@ TEST_F(QueueTest, AnItemWhoseWorkerStopsRenewingIsDeliveredToAnother) {
   EXPECT_EQ(store_->get_item("doubler", "job")->result, "42");
 }
 
+// Stopping the engine cancels the handler, discards what it returns and gives the item back for
+// immediate redelivery.
+TEST_F(QueueTest, StoppingTheEngineGivesAnItemInHandBackAtOnce) {
+  Engine& first = up();
+  std::atomic<bool> started{false};
+  first.add_worker(
+      kDoubler,
+      [&](WorkerContext& ctx, int) {
+        started = true;
+        while (!ctx.cancelled()) std::this_thread::sleep_for(1ms);
+        return 999;
+      },
+      quick());
+  first.offer(kDoubler, "in-hand", 3);
+  ASSERT_TRUE(eventually([&] { return started.load(); }));
+  first.stop();
+  auto item = *store_->get_item("doubler", "in-hand");
+  EXPECT_EQ(item.state, QueueItemState::kReady);
+  EXPECT_EQ(item.result, "");
+  EXPECT_EQ(item.ready_at, clock_.now());
+
+  Engine& second = boot([](Engine& e) {
+    e.add_worker(
+        kDoubler, [](int x) { return 2 * x; }, quick());
+  });
+  ASSERT_TRUE(eventually(
+      [&] { return second.queue_item(kDoubler, "in-hand")->state == QueueItemState::kDone; }));
+  EXPECT_EQ(second.queue_item(kDoubler, "in-hand")->result, "6");
+  EXPECT_EQ(second.queue_item(kDoubler, "in-hand")->attempts, 2);
+}
+
 TEST_F(QueueTest, AWorkerNeverRunsMoreItemsAtOnceThanItsConcurrency) {
   Engine& engine = up();
   std::mutex mutex;
