@@ -326,5 +326,21 @@ TEST_F(QueueTest, AnExplicitKeyJoinsAnItemStillInProgress) {
   EXPECT_EQ(h.get(), 8);
 }
 
+TEST_F(QueueTest, AWorkerWithBadOptionsIsRefusedNamingTheQueue) {
+  Engine& engine = up();
+  WorkerOptions none = quick(0);
+  WorkerOptions no_lease = quick();
+  no_lease.lease = 0s;
+  for (const WorkerOptions& bad : {none, no_lease}) {
+    try {
+      engine.add_worker(
+          kDoubler, [](int x) { return x; }, bad);
+      ADD_FAILURE() << "accepted bad worker options";
+    } catch (const DurableError& e) {
+      EXPECT_NE(std::string(e.what()).find("queue 'doubler'"), std::string::npos) << e.what();
+    }
+  }
+}
+
 }  // namespace
 }  // namespace durable
