@@ -7,6 +7,8 @@
 #include "durable/combinators.hpp"
 #include "durable/durable_clock.hpp"
 #include "durable/durable_deferred.hpp"
+#include "durable/durable_queue.hpp"
+#include "durable/durable_rate_limiter.hpp"
 #include "durable/engine.hpp"
 #include "durable/errors.hpp"
 #include "durable/execution_status.hpp"

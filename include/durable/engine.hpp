@@ -24,6 +24,7 @@
 #include "durable/codec.hpp"
 #include "durable/combinators.hpp"
 #include "durable/durable_deferred.hpp"
+#include "durable/durable_queue.hpp"
 #include "durable/errors.hpp"
 #include "durable/journal_store.hpp"
 #include "durable/stream_subscription.hpp"
@@ -38,8 +39,9 @@ struct EngineOptions {
   // How often the scheduler looks in the store for wake-ups written by other processes
   // (resolutions, cancellations): the worst-case latency of a cross-process wake-up.
   std::chrono::milliseconds store_poll_interval{100};
-  // Called (on the scheduler thread) with a one-line description of each fault the engine
-  // recovered from or parked an execution for: store errors, non-determinism, decode errors.
+  // Called with a one-line description of each fault the engine recovered from or parked an
+  // execution for: store errors, non-determinism, decode errors. On the scheduler thread, or on a
+  // queue worker's thread for that worker's store faults.
   std::function<void(const std::string&)> on_fault{};
 };
 
@@ -102,12 +104,13 @@ class Engine {
     add_deferred_check(deferred.name(), [deferred](const Json& v) { deferred.check(v); });
   }
 
-  // Starts the scheduler and workers and resumes every unfinished execution. Idempotent.
+  // Starts the scheduler, the activity threads and the queue workers, and resumes every
+  // unfinished execution. Idempotent.
   void start();
-  // Stops after the current scheduler round (whose output is committed), asks running
-  // activities to cancel, waits for them and drops their results: an activity cut short runs
-  // again as its next attempt when an engine next loads the execution. Idempotent; the destructor
-  // calls it. start() may be called again afterwards.
+  // Stops the queue workers (see add_worker), then the scheduler after the current round (whose
+  // output is committed), asks running activities to cancel, waits for them and drops their
+  // results: an activity cut short runs again as its next attempt when an engine next loads the
+  // execution. Idempotent; the destructor calls it. start() may be called again afterwards.
   void stop();
 
   // Starts an execution (or finds the existing one with the same idempotency key) once it is
@@ -162,6 +165,30 @@ class Engine {
   // stream_subscription.hpp for wake-ups, the end and threading). Works whether or not the engine
   // runs the execution, or runs at all. Throws NoSuchExecution for an unknown id.
   StreamSubscription subscribe(const std::string& id, std::int64_t from_offset = 0);
+  // --- DurableQueue (durable_queue.hpp) ---------------------------------------------------------
+
+  // Runs `handler` — (P) -> R or (WorkerContext&, P) -> R — on items of `queue`, on threads of its
+  // own (options.concurrency of them), from now until stop() (start() runs it again). Each call is
+  // one more worker with an owner name of its own. Workers do not need start(): a process that
+  // only serves queues should not call it, since start() also resumes the store's executions (and
+  // parks those whose workflows it does not register).
+  template <class P, class R, class F>
+  void add_worker(const DurableQueue<P, R>& queue, F handler, WorkerOptions options = {}) {
+    add_queue_worker(queue.name(), queue.handler(std::move(handler)), std::move(options));
+  }
+  // Offers an item from outside any workflow. Idempotent per key: kAlreadyEnqueued (changing
+  // nothing) if the queue has an item with `key` in any state.
+  template <class P, class R>
+  EnqueueOutcome offer(const DurableQueue<P, R>& queue, std::string key,
+                       const std::type_identity_t<P>& payload) {
+    return offer_item(queue.name(), std::move(key), encode<P>(payload));
+  }
+  // An item's state, attempts and result or error (JSON text), or nullopt if there is none.
+  std::optional<QueueItem> queue_item(const std::string& queue, const std::string& key);
+  template <class P, class R>
+  std::optional<QueueItem> queue_item(const DurableQueue<P, R>& queue, const std::string& key) {
+    return queue_item(queue.name(), key);
+  }
 
   // Blocks until no workflow code is runnable, no activity is running and nothing is waiting to
   // be committed: every execution is finished or waits on time or outside input.
@@ -174,6 +201,8 @@ class Engine {
  private:
   void add_workflow(std::shared_ptr<const detail::WorkflowSpec> spec);
   void add_deferred_check(const std::string& name, std::function<void(const Json&)> check);
+  void add_queue_worker(std::string queue, detail::QueueHandler handler, WorkerOptions options);
+  EnqueueOutcome offer_item(std::string queue, std::string key, const Json& payload);
   ResolveOutcome resolve_checked(std::optional<std::string> expected_deferred,
                                  std::string_view token, const Json& value);
 

@@ -75,6 +75,24 @@ class ActivityError : public DurableError {
   int attempts_;
 };
 
+// A DurableQueue item that failed for good (the worker's retries exhausted or a non-retryable
+// error), as the workflow awaiting DurableQueue::process sees it. type() is the C++ type name of
+// what the worker's handler threw; attempts() counts deliveries.
+class QueueItemFailed : public DurableError {
+ public:
+  QueueItemFailed(std::string queue, std::string key, std::string type, std::string message,
+                  int attempts);
+  const std::string& queue() const { return queue_; }
+  const std::string& key() const { return key_; }
+  const std::string& type() const { return type_; }
+  const std::string& message() const { return message_; }
+  int attempts() const { return attempts_; }
+
+ private:
+  std::string queue_, key_, type_, message_;
+  int attempts_;
+};
+
 // Cancellation, as the workflow sees it at its next suspension point, and as a handle reports it.
 class Cancelled : public DurableError {
  public:

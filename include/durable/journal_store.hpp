@@ -47,6 +47,10 @@ enum class EventType : std::uint8_t {
   kChildStarted = 18,          // op: {"child", "workflow", "input"}; the child is created with it
   kChildCompleted = 19,        // op: {"value"}
   kChildFailed = 20,           // op: {"error"} (the child failed or was cancelled)
+  // 26..30: DurableQueue and DurableRateLimiter.
+  kQueueItemEnqueued = 26,   // op: {"queue", "key"}; the item is enqueued in the same commit
+  kQueueItemCompleted = 27,  // op: {"value"} (the worker's result)
+  kQueueItemFailed = 28,     // op: {"error"} (the worker failed for good)
 };
 
 // A stable lower-case name ("activity_started") for logs, the CLI and docs.
@@ -120,6 +124,27 @@ struct CommitBatch {
 struct CommitResult {
   std::vector<bool> created;  // one per CommitBatch::creates: true if this commit created it
   std::vector<EnqueueOutcome> enqueued{};  // one per CommitBatch::enqueues
+};
+
+// A named rate limit (DurableRateLimiter), as the store applies it. Callers sharing a name should
+// pass the same limit: the stored state is read with the caller's limit.
+enum class RateLimitKind : std::uint8_t {
+  kFixedWindow = 1,  // `permits` per window of `period`, windows aligned to the epoch
+  kTokenBucket = 2,  // a bucket of `permits` (the burst), refilled by one permit every `period`
+};
+
+struct RateLimit {
+  std::string name{};  // not empty
+  RateLimitKind kind = RateLimitKind::kFixedWindow;
+  std::int64_t permits = 1;  // >= 1
+  Duration period{1000};     // > 0
+};
+
+struct PermitDecision {
+  bool granted = false;
+  // When refused: the earliest time a permit may be available (a retry then may still lose to
+  // another caller). The epoch when granted.
+  TimePoint retry_at{};
 };
 
 enum class DeferredState : std::uint8_t { kResolved = 1, kTimedOut = 2 };
@@ -275,6 +300,17 @@ class JournalStore {
   // for an unknown execution.
   virtual std::vector<StreamEntry> read_stream(const std::string& execution_id,
                                                std::int64_t from_offset, std::size_t limit) = 0;
+  // --- rate limits ------------------------------------------------------------------------------
+  //
+  // Takes one permit of `limit` at the caller's `now`, or answers when to try again, in one
+  // transaction: concurrent callers (threads or processes sharing the store) never get more than
+  // limit.permits permits in one fixed window, nor more than the bucket holds. A fixed window
+  // starts at a multiple of period since the epoch; a token bucket starts full and earns one
+  // permit per period since its last refill, up to permits. A `now` earlier than the stored state
+  // (another process's clock behind) earns nothing and is never granted a permit of a window
+  // that has passed. Refused with StoreError (not retryable), changing nothing: an empty name,
+  // permits < 1, period <= 0.
+  virtual PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) = 0;
 
   // A random per-store secret used to authenticate tokens; created on first use and stable for
   // the life of the store. Never log it.

@@ -43,6 +43,7 @@ class MemoryStore final : public JournalStore {
                                           const std::vector<NewStreamEntry>& entries) override;
   std::vector<StreamEntry> read_stream(const std::string& execution_id, std::int64_t from_offset,
                                        std::size_t limit) override;
+  PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override;
   std::string token_secret() override;
 
  private:

@@ -60,6 +60,11 @@ class [[nodiscard]] Op {
         if (error.contains("child")) {
           throw WorkflowFailed(error.value("type", ""), error.value("message", ""));
         }
+        if (error.contains("queue")) {
+          throw QueueItemFailed(error.value("queue", ""), error.value("key", ""),
+                                error.value("type", ""), error.value("message", ""),
+                                error.value("attempts", 0));
+        }
         throw ActivityError(error.value("activity", ""), error.value("type", ""),
                             error.value("message", ""), error.value("attempts", 0));
       }

@@ -64,9 +64,14 @@ std::string summarize_data(EventType type, const Json& data) {
                          data.value("workflow", std::string("?")),
                          short_json(data.value("input", Json(nullptr))));
     case EventType::kChildCompleted:
+    case EventType::kQueueItemCompleted:
       return "value " + short_json(data.value("value", Json(nullptr)));
     case EventType::kChildFailed:
+    case EventType::kQueueItemFailed:
       return error_field(data);
+    case EventType::kQueueItemEnqueued:
+      return fmt::format("queue '{}', item '{}'", data.value("queue", std::string("?")),
+                         data.value("key", std::string("?")));
     case EventType::kTimerFired:
     case EventType::kDeferredTimedOut:
     case EventType::kOpCancelled:

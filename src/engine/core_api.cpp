@@ -54,6 +54,13 @@ int begin_child(ExecutionCore& core, std::shared_ptr<const WorkflowSpec> spec, J
                 std::optional<std::string> id) {
   return core.begin_child(std::move(spec), std::move(input), std::move(id));
 }
+int begin_queue_item(ExecutionCore& core, std::string_view queue, std::string_view key,
+                     Json payload) {
+  return core.begin_queue_item(queue, key, std::move(payload));
+}
+Json acquire_permit(ExecutionCore& core, const RateLimit& limit) {
+  return core.acquire_permit(limit);
+}
 const Outcome* outcome(ExecutionCore& core, int op) {
   return core.outcome(op);
 }

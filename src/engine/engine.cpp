@@ -8,18 +8,32 @@
 #include "engine/scheduler.hpp"
 #include "engine/subscription.hpp"
 #include "engine/token.hpp"
+#include "queue/queue_worker.hpp"
 
 namespace durable {
 
 class Engine::Impl : public detail::Scheduler {
  public:
   using Scheduler::Scheduler;
+
+  void start_workers() {
+    std::lock_guard lock(workers_mutex);
+    for (auto& worker : workers) worker->start();
+  }
+  void stop_workers() {
+    std::lock_guard lock(workers_mutex);
+    for (auto& worker : workers) worker->stop();
+  }
+
+  std::mutex workers_mutex;
+  std::vector<std::unique_ptr<detail::QueueWorker>> workers;
 };
 
 Engine::Engine(std::shared_ptr<JournalStore> store, EngineOptions options)
     : impl_(std::make_unique<Impl>(std::move(store), std::move(options))) {}
 
 Engine::~Engine() {
+  impl_->stop_workers();
   impl_->stop();
 }
 
@@ -33,9 +47,40 @@ void Engine::add_deferred_check(const std::string& name, std::function<void(cons
 
 void Engine::start() {
   impl_->start();
+  impl_->start_workers();
 }
 void Engine::stop() {
+  impl_->stop_workers();
   impl_->stop();
+}
+
+void Engine::add_queue_worker(std::string queue, detail::QueueHandler handler,
+                              WorkerOptions options) {
+  detail::QueueWorker::Hooks hooks;
+  Impl* impl = impl_.get();
+  hooks.on_ended = [impl](const std::string& execution_id) {
+    if (impl->started()) impl->poke(execution_id);
+  };
+  hooks.on_fault = [impl](const std::string& message) { impl->fault(message); };
+  auto worker = std::make_unique<detail::QueueWorker>(impl->store(), impl->clock(),
+                                                      std::move(queue), std::move(handler),
+                                                      std::move(options), std::move(hooks));
+  std::lock_guard lock(impl->workers_mutex);
+  worker->start();
+  impl->workers.push_back(std::move(worker));
+}
+
+EnqueueOutcome Engine::offer_item(std::string queue, std::string key, const Json& payload) {
+  NewQueueItem item;
+  item.queue = std::move(queue);
+  item.key = std::move(key);
+  item.payload = payload.dump();
+  item.enqueued_at = impl_->clock().now();
+  return impl_->store().enqueue(item);
+}
+
+std::optional<QueueItem> Engine::queue_item(const std::string& queue, const std::string& key) {
+  return impl_->store().get_item(queue, key);
 }
 
 std::string Engine::start_execution(std::string_view workflow, const Json& input,
@@ -53,7 +98,7 @@ std::string Engine::start_execution(std::string_view workflow, const Json& input
                      : fmt::format("{}-{:016x}", spec->name, detail::secure_random_u64());
   execution.input = input.dump();
   execution.created_at = impl_->clock().now();
-  if (!impl_->started()) impl_->start();
+  if (!impl_->started()) start();
   return impl_->create(std::move(execution));
 }
 

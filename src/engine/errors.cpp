@@ -21,6 +21,16 @@ ActivityError::ActivityError(std::string activity, std::string type, std::string
       message_(std::move(message)),
       attempts_(attempts) {}
 
+QueueItemFailed::QueueItemFailed(std::string queue, std::string key, std::string type,
+                                 std::string message, int attempts)
+    : DurableError(fmt::format("queue '{}', item '{}' failed after {} attempt{}: {}: {}", queue,
+                               key, attempts, attempts == 1 ? "" : "s", type, message)),
+      queue_(std::move(queue)),
+      key_(std::move(key)),
+      type_(std::move(type)),
+      message_(std::move(message)),
+      attempts_(attempts) {}
+
 WorkflowFailed::WorkflowFailed(std::string type, std::string message)
     : DurableError(fmt::format("workflow failed: {}: {}", type, message)),
       type_(std::move(type)),

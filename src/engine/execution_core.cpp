@@ -32,6 +32,8 @@ const char* kind_name(OpKind kind) {
       return "patch marker";
     case OpKind::kChild:
       return "child workflow";
+    case OpKind::kQueue:
+      return "queue item";
   }
   return "operation";
 }
@@ -53,6 +55,10 @@ OpKind kind_of(EventType type) {
     case EventType::kChildCompleted:
     case EventType::kChildFailed:
       return OpKind::kChild;
+    case EventType::kQueueItemEnqueued:
+    case EventType::kQueueItemCompleted:
+    case EventType::kQueueItemFailed:
+      return OpKind::kQueue;
     default:
       return OpKind::kActivity;
   }
@@ -139,10 +145,16 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           st.scheduled = true;
           break;
         case EventType::kChildCompleted:
+        case EventType::kQueueItemCompleted:
           set_outcome(Outcome::Kind::kValue, data.at("value"));
           break;
         case EventType::kChildFailed:
+        case EventType::kQueueItemFailed:
           set_outcome(Outcome::Kind::kError, data.at("error"));
+          break;
+        case EventType::kQueueItemEnqueued:
+          st.queue_key = data.at("key").get<std::string>();
+          st.scheduled = true;
           break;
         case EventType::kOpCancelled:
           set_outcome(Outcome::Kind::kCancelled, nullptr);
@@ -508,6 +520,23 @@ void ExecutionCore::start_live(int op, OpState& st) {
       }
       scheduler_.watch_child(st.child_id, id_);
       break;
+    case OpKind::kQueue:
+      if (!st.scheduled) {
+        st.scheduled = true;
+        append(EventType::kQueueItemEnqueued, op, st.name,
+               {{"queue", st.name}, {"key", st.queue_key}});
+        NewQueueItem item;
+        item.queue = st.name;
+        item.key = st.queue_key;
+        item.payload = st.input.dump();
+        item.waiter_execution_id = id_;
+        item.waiter_deferred = queue_deferred_name(st.name, st.queue_key);
+        item.enqueued_at = scheduler_.clock().now();
+        scheduler_.enqueue_item(std::move(item));
+      } else {
+        check_queue_item(op, st);
+      }
+      break;
     case OpKind::kSideEffect:
     case OpKind::kPatch:
       break;
@@ -641,6 +670,9 @@ void ExecutionCore::on_timer(int op, TimerKind kind, int generation) {
                                             st->spec->options.timeout.count())}},
                    false);
       break;
+    case TimerKind::kQueuePoll:
+      check_queue_item(op, *st);
+      break;
   }
 }
 
@@ -696,6 +728,7 @@ void ExecutionCore::on_poke(bool cancel_requested) {
     if (!st.live || st.abandoned) continue;
     if (st.kind == OpKind::kDeferred) check_deferred(op, st, false);
     if (st.kind == OpKind::kChild && !st.outcome && !st.outcome_pending) check_child(op, st);
+    if (st.kind == OpKind::kQueue && st.scheduled) check_queue_item(op, st);
   }
 }
 

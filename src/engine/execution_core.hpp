@@ -22,13 +22,17 @@ namespace durable::detail {
 
 class Scheduler;
 
+// The store deferred a workflow's queue item resolves: "queue:<queue>/<key>".
+std::string queue_deferred_name(const std::string& queue, const std::string& key);
+
 enum class OpKind : std::uint8_t {
   kActivity = 1,
   kTimer = 2,
   kDeferred = 3,
   kSideEffect = 4,
   kPatch = 5,
-  kChild = 6
+  kChild = 6,
+  kQueue = 7  // a DurableQueue item: enqueued with its first event, then awaited like a deferred
 };
 
 struct OpState {
@@ -54,6 +58,9 @@ struct OpState {
   std::shared_ptr<const WorkflowSpec> child_spec;
   std::string child_id;
 
+  // Queue items (the payload is in `input`; `name` is the queue).
+  std::string queue_key;
+
   // Timers (due), deferred waits (deadline) and activity retries (retry_at).
   std::optional<TimePoint> due;
   std::optional<TimePoint> retry_at;
@@ -62,7 +69,13 @@ struct OpState {
 };
 
 // Kinds of scheduler timers; an entry is checked against the op's state when it fires.
-enum class TimerKind : std::uint8_t { kSleep, kDeferredDeadline, kRetry, kAttemptTimeout };
+enum class TimerKind : std::uint8_t {
+  kSleep,
+  kDeferredDeadline,
+  kRetry,
+  kAttemptTimeout,
+  kQueuePoll
+};
 
 class ExecutionCore {
  public:
@@ -112,6 +125,8 @@ class ExecutionCore {
   int begin_deferred(std::string_view name, std::optional<Duration> timeout);
   int begin_child(std::shared_ptr<const WorkflowSpec> spec, Json input,
                   std::optional<std::string> id);
+  int begin_queue_item(std::string_view queue, std::string_view key, Json payload);
+  Json acquire_permit(const RateLimit& limit);
   const Outcome* outcome(int op);
   void wait(int op, Waiter* waiter);
   void release(int op) noexcept;
@@ -147,6 +162,7 @@ class ExecutionCore {
   void fail_attempt(int op, OpState& st, Json error, bool non_retryable);
   void check_deferred(int op, OpState& st, bool deadline_passed);
   void check_child(int op, OpState& st);
+  void check_queue_item(int op, OpState& st);
   void deliver(int op, Outcome outcome);
   void deliver_cancel(int op, OpState& st);
   void stop_live_work(int op, OpState& st, bool cancel_child = true) noexcept;

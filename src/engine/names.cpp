@@ -40,6 +40,13 @@ constexpr std::array<const char*, 21> kEventNames{"unknown",
                                                   "child_completed",
                                                   "child_failed"};
 
+// Event types of DurableQueue and DurableRateLimiter (26..30).
+constexpr std::array<std::pair<EventType, const char*>, 3> kQueueEventNames{{
+    {EventType::kQueueItemEnqueued, "queue_item_enqueued"},
+    {EventType::kQueueItemCompleted, "queue_item_completed"},
+    {EventType::kQueueItemFailed, "queue_item_failed"},
+}};
+
 }  // namespace
 
 std::string_view to_string(ExecutionStatus status) {
@@ -58,10 +65,17 @@ std::optional<ExecutionStatus> execution_status_from_string(std::string_view tex
 
 const char* to_string(EventType type) {
   auto i = static_cast<std::size_t>(type);
-  return i < kEventNames.size() ? kEventNames[i] : "unknown";
+  if (i < kEventNames.size()) return kEventNames[i];
+  for (const auto& [value, name] : kQueueEventNames) {
+    if (value == type) return name;
+  }
+  return "unknown";
 }
 
 std::optional<EventType> event_type_from_int(int value) {
+  for (const auto& [type, name] : kQueueEventNames) {
+    if (static_cast<int>(type) == value) return type;
+  }
   if (value < 1 || value >= static_cast<int>(kEventNames.size())) return std::nullopt;
   return static_cast<EventType>(value);
 }

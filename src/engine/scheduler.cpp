@@ -148,6 +148,10 @@ void Scheduler::create_child(NewExecution child) {
   creates_.push_back(PendingCreate{std::move(child), std::nullopt});
 }
 
+void Scheduler::enqueue_item(NewQueueItem item) {
+  enqueues_.push_back(std::move(item));
+}
+
 void Scheduler::watch_child(const std::string& child_id, const std::string& parent_id) {
   child_parents_[child_id] = parent_id;
 }
@@ -310,6 +314,7 @@ void Scheduler::commit() {
   if (ready_.empty() && creates_.empty()) return;
   CommitBatch batch;
   for (auto& c : creates_) batch.creates.push_back(c.execution);
+  batch.enqueues = enqueues_;
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
   for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
@@ -375,6 +380,11 @@ void Scheduler::commit() {
     if (c.done) c.done->set_value();
   }
   creates_.clear();
+  for (std::size_t i = 0; i < enqueues_.size() && i < result.enqueued.size(); ++i) {
+    if (result.enqueued[i] != EnqueueOutcome::kAlreadyEnqueued) continue;
+    post([this, id = enqueues_[i].waiter_execution_id] { wake(id); });
+  }
+  enqueues_.clear();
   std::vector<std::string> parents_to_wake;
   for (ExecutionCore* core : cores) {
     if (core->finished()) {

@@ -67,6 +67,9 @@ class Scheduler {
   void watch_child(const std::string& child_id, const std::string& parent_id);
   void unwatch_child(const std::string& child_id) noexcept;
   void cancel_child(const std::string& child_id) noexcept;
+  // DurableQueue items ride in the next commit with their op's kQueueItemEnqueued event. An item
+  // whose key was taken already wakes its waiter after the commit, to read the earlier item.
+  void enqueue_item(NewQueueItem item);
 
  private:
   struct TimerItem {
@@ -136,6 +139,7 @@ class Scheduler {
   std::deque<ExecutionCore*> ready_;
   std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
   std::vector<PendingCreate> creates_;
+  std::vector<NewQueueItem> enqueues_;
   std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
   std::chrono::steady_clock::time_point last_poll_{};
   int commit_failures_ = 0;

@@ -73,6 +73,7 @@ struct MemoryStore::State {
   std::set<ItemOrder> ready_items;
   std::set<ItemOrder> leased_items;
   std::uint64_t next_item_seq = 1;
+  std::map<std::string, store::PermitState> rate_limits;
 
   Execution* find(const std::string& id) {
     auto it = executions.find(id);
@@ -548,6 +549,17 @@ std::vector<StreamEntry> MemoryStore::read_stream(const std::string& execution_i
   auto to = from + std::min(limit, execution->stream.size() - from);
   return {execution->stream.begin() + static_cast<std::ptrdiff_t>(from),
           execution->stream.begin() + static_cast<std::ptrdiff_t>(to)};
+}
+
+PermitDecision MemoryStore::acquire_permit(const RateLimit& limit, TimePoint now) {
+  store::check_rate_limit(limit);
+  std::lock_guard lock(state_->mutex);
+  std::optional<store::PermitState> state;
+  auto it = state_->rate_limits.find(limit.name);
+  if (it != state_->rate_limits.end()) state = it->second;
+  PermitDecision decision = store::decide_permit(limit, state, now);
+  state_->rate_limits[limit.name] = *state;
+  return decision;
 }
 
 std::string MemoryStore::token_secret() {

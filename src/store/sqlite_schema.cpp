@@ -118,9 +118,22 @@ void add_stream_tables(SQLite::Database& db) {
   )sql");
 }
 
-// Version 3: this session's tables (event streams, ...). Adds tables; v2 data is untouched.
+// DurableRateLimiter's state: one row per named limit (store_common.hpp's PermitState).
+void add_rate_limit_tables(SQLite::Database& db) {
+  db.exec(R"sql(
+    CREATE TABLE rate_limits (
+      name TEXT PRIMARY KEY,
+      kind INTEGER NOT NULL,
+      mark INTEGER NOT NULL,
+      used INTEGER NOT NULL
+    ) WITHOUT ROWID;
+  )sql");
+}
+
+// Version 3: adds tables (event streams, rate limits); v1 and v2 data is untouched.
 void create_v3(SQLite::Database& db) {
   add_stream_tables(db);
+  add_rate_limit_tables(db);
 }
 
 using Migration = void (*)(SQLite::Database&);

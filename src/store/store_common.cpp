@@ -117,6 +117,56 @@ void check_item_outcome(const std::string& queue, const std::string& key,
   }
 }
 
+void check_rate_limit(const RateLimit& limit) {
+  const char* why =
+      limit.name.empty()          ? "the name is empty"
+      : limit.permits < 1         ? "permits must be at least 1"
+      : limit.period.count() <= 0 ? "the period must be positive"
+      : limit.kind != RateLimitKind::kFixedWindow && limit.kind != RateLimitKind::kTokenBucket
+          ? "unknown kind"
+          : nullptr;
+  if (why) {
+    throw StoreError(fmt::format("acquire_permit (rate limit '{}'): {}", limit.name, why),
+                     /*retryable=*/false);
+  }
+}
+
+PermitDecision decide_permit(const RateLimit& limit, std::optional<PermitState>& state,
+                             TimePoint now) {
+  const std::int64_t t = to_millis(now);
+  const std::int64_t period = limit.period.count();
+  if (state && state->kind != limit.kind) state.reset();
+  if (limit.kind == RateLimitKind::kFixedWindow) {
+    // Floor division, so that times before the epoch still fall in the right window.
+    std::int64_t start = t - (((t % period) + period) % period);
+    if (!state) state = PermitState{limit.kind, start, 0};
+    if (start > state->mark) *state = PermitState{limit.kind, start, 0};
+    // A clock behind the stored window counts against the stored (latest) window.
+    if (state->used < limit.permits) {
+      ++state->used;
+      return PermitDecision{true, TimePoint{}};
+    }
+    return PermitDecision{false, from_millis(state->mark + period)};
+  }
+  if (!state) state = PermitState{limit.kind, t, limit.permits};
+  if (state->used > limit.permits) state->used = limit.permits;  // the burst was lowered
+  if (t > state->mark) {
+    std::int64_t earned = (t - state->mark) / period;
+    if (state->used + earned >= limit.permits) {
+      state->used = limit.permits;
+      state->mark = t;
+    } else {
+      state->used += earned;
+      state->mark += earned * period;
+    }
+  }
+  if (state->used >= 1) {
+    --state->used;
+    return PermitDecision{true, TimePoint{}};
+  }
+  return PermitDecision{false, from_millis(state->mark + period)};
+}
+
 std::string queue_resolution_value(bool ok, const std::string& result_or_error) {
   nlohmann::json value;
   if (!result_or_error.empty()) value = nlohmann::json::parse(result_or_error);

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,22 @@ void check_item_outcome(const std::string& queue, const std::string& key,
 // The value a finished queue item resolves its waiter's deferred with:
 // {"ok":true,"value":<result>} or {"ok":false,"error":<error>}, an empty result or error as null.
 std::string queue_resolution_value(bool ok, const std::string& result_or_error);
+
+// A rate limit's stored state. Fixed window: `mark` is the current window's start, `used` the
+// permits taken in it. Token bucket: `mark` is the last refill time, `used` the permits left.
+struct PermitState {
+  RateLimitKind kind = RateLimitKind::kFixedWindow;
+  std::int64_t mark = 0;  // ms since the epoch
+  std::int64_t used = 0;
+};
+
+// Throws StoreError (not retryable) naming the limit for what acquire_permit refuses.
+void check_rate_limit(const RateLimit& limit);
+
+// acquire_permit's arithmetic, shared by the stores so they decide alike: updates `state` (absent:
+// the limit has no state yet; a state of another kind starts afresh) and returns the decision.
+PermitDecision decide_permit(const RateLimit& limit, std::optional<PermitState>& state,
+                             TimePoint now);
 
 // Opaque list cursors: the (created_at, id) of the last execution of a page. decode throws
 // DurableError for a token no store produced.

@@ -96,6 +96,7 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   EXPECT_EQ(store::current_schema_version(), 3);
   EXPECT_TRUE(db.tableExists("queue_items"));
   EXPECT_TRUE(db.tableExists("stream_entries"));
+  EXPECT_TRUE(db.tableExists("rate_limits"));
 }
 
 // A file as durable 0.2 (schema version 2) left it: an execution created before streams existed
@@ -122,6 +123,29 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3AndOldExecutionsGetStream
   entry.data = R"({"line":"hello"})";
   EXPECT_EQ(store->append_stream("old", {entry}), std::vector<std::int64_t>{0});
   EXPECT_EQ(store->read_stream("old", 0, 10).at(0).data, R"({"line":"hello"})");
+}
+
+// A file at schema version 2 gains the version-3 tables and keeps its queue items.
+TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsQueueItems) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 2);
+    db.exec(R"sql(
+      INSERT INTO queue_items (queue, key, payload, state, ready_at, enqueued_at, updated_at)
+        VALUES ('resize', 'k1', '{"w":10}', 1, 1000, 1000, 1000);
+    )sql");
+    ASSERT_FALSE(db.tableExists("rate_limits"));
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+    EXPECT_TRUE(db.tableExists("rate_limits"));
+  }
+  EXPECT_EQ(store->get_item("resize", "k1")->payload, R"({"w":10})");
+  RateLimit limit{
+      .name = "api", .kind = RateLimitKind::kFixedWindow, .permits = 1, .period = Duration{1000}};
+  EXPECT_TRUE(store->acquire_permit(limit, TimePoint{Duration{5000}}).granted);
 }
 
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with

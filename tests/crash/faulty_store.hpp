@@ -266,6 +266,10 @@ class FaultyStore final : public JournalStore {
     check_power("read_stream");
     return disk_->read_stream(execution_id, from_offset, limit);
   }
+  PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override {
+    check_power("acquire_permit");
+    return disk_->acquire_permit(limit, now);
+  }
 
  private:
   [[noreturn]] void refuse(std::unique_lock<std::mutex>& lock, const char* where, Fault fault) {

@@ -16,6 +16,10 @@
 #include "durable/clock.hpp"
 #include "durable/codec.hpp"
 
+namespace durable {
+struct RateLimit;
+}
+
 namespace durable::detail {
 
 class ExecutionCore;
@@ -50,6 +54,14 @@ int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Dur
 struct WorkflowSpec;
 int begin_child(ExecutionCore& core, std::shared_ptr<const WorkflowSpec> spec, Json input,
                 std::optional<std::string> id);
+
+// A DurableQueue item: enqueued (exactly once) in the commit that journals the op, awaited like a
+// deferred. An empty `key` means "<execution id>/<operation index>".
+int begin_queue_item(ExecutionCore& core, std::string_view queue, std::string_view key,
+                     Json payload);
+// A DurableRateLimiter decision, journaled as a side effect: {"granted":true} or
+// {"granted":false,"retry_at":<ms>}. `limit` is a RateLimit (journal_store.hpp).
+Json acquire_permit(ExecutionCore& core, const RateLimit& limit);
 
 // The op's outcome if it is journaled and durable, else null.
 const Outcome* outcome(ExecutionCore& core, int op);
