@@ -7,6 +7,7 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -24,19 +25,24 @@ namespace durable {
 class ActivityContext {
  public:
   ActivityContext(std::string execution_id, std::string activity, int op, int attempt,
-                  std::shared_ptr<const std::atomic<bool>> cancelled)
+                  std::shared_ptr<const std::atomic<bool>> cancelled, std::int64_t run = 1)
       : execution_id_(std::move(execution_id)),
         activity_(std::move(activity)),
         op_(op),
         attempt_(attempt),
+        run_(run),
         cancelled_(std::move(cancelled)) {}
 
   const std::string& execution_id() const { return execution_id_; }
   const std::string& activity() const { return activity_; }
   int attempt() const { return attempt_; }  // 1-based
   // Stable across attempts, replays and restarts: pass it to external APIs so that a retried
-  // call is recognised as the same call ("<execution id>/<operation index>").
-  std::string idempotency_key() const { return execution_id_ + "/" + std::to_string(op_); }
+  // call is recognised as the same call ("<execution id>/<operation index>"; from the second run
+  // of a workflow that continued as new, "<execution id>/run<N>/<operation index>").
+  std::string idempotency_key() const {
+    std::string run = run_ == 1 ? std::string() : "run" + std::to_string(run_) + "/";
+    return execution_id_ + "/" + run + std::to_string(op_);
+  }
   // True once the attempt timed out, the execution was cancelled or the engine is stopping:
   // long-running activities should check it and return early.
   bool cancelled() const { return cancelled_->load(std::memory_order_relaxed); }
@@ -46,6 +52,7 @@ class ActivityContext {
   std::string activity_;
   int op_;
   int attempt_;
+  std::int64_t run_;
   std::shared_ptr<const std::atomic<bool>> cancelled_;
 };
 

@@ -53,6 +53,8 @@ class SqliteStore final : public JournalStore {
   bool release_item(const std::string& queue, const std::string& key, const std::string& owner,
                     Duration delay, TimePoint now) override;
   std::optional<QueueItem> get_item(const std::string& queue, const std::string& key) override;
+  ForkResult fork_execution(const ForkRequest& request) override;
+  std::size_t delete_finished(TimePoint finished_before, std::size_t limit) override;
   std::string token_secret() override;
 
   struct Impl;

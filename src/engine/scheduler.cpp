@@ -186,7 +186,7 @@ void Scheduler::make_ready(ExecutionCore* core) {
 }
 
 void Scheduler::arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, int generation) {
-  timers_.push(TimerItem{due, core.id(), op, kind, generation});
+  timers_.push(TimerItem{due, core.id(), op, kind, generation, core.run()});
 }
 
 void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState& st) {
@@ -198,33 +198,33 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   if (st.spec->options.timeout.count() > 0) {
     arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
   }
-  pool_.submit(
-      [this, id = core.id(), op, attempt, spec = st.spec, call = st.call, flag = st.cancel_flag] {
-        ActivityContext ctx(id, spec->name, op, attempt, flag);
-        bool ok = false;
-        bool non_retryable = false;
-        Json value;
-        try {
-          value = call(ctx);
-          ok = true;
-        } catch (...) {
-          CaughtError caught = describe_current_exception();
-          value = std::move(caught.error);
-          non_retryable = caught.non_retryable;
-        }
-        {
-          std::lock_guard lock(inbox_mutex_);
-          --activities_in_flight_;
-          inbox_.push_back([this, id, op, attempt, ok, value = std::move(value), non_retryable] {
-            auto it = executions_.find(id);
-            if (it == executions_.end()) return;
-            it->second->on_activity_result(op, attempt, ok, value, non_retryable);
-            make_ready(it->second.get());
-          });
-          idle_ = false;
-        }
-        inbox_cv_.notify_one();
+  pool_.submit([this, id = core.id(), run = core.run(), op, attempt, spec = st.spec, call = st.call,
+                flag = st.cancel_flag] {
+    ActivityContext ctx(id, spec->name, op, attempt, flag, run);
+    bool ok = false;
+    bool non_retryable = false;
+    Json value;
+    try {
+      value = call(ctx);
+      ok = true;
+    } catch (...) {
+      CaughtError caught = describe_current_exception();
+      value = std::move(caught.error);
+      non_retryable = caught.non_retryable;
+    }
+    {
+      std::lock_guard lock(inbox_mutex_);
+      --activities_in_flight_;
+      inbox_.push_back([this, id, run, op, attempt, ok, value = std::move(value), non_retryable] {
+        auto it = executions_.find(id);
+        if (it == executions_.end() || it->second->run() != run) return;
+        it->second->on_activity_result(op, attempt, ok, value, non_retryable);
+        make_ready(it->second.get());
       });
+      idle_ = false;
+    }
+    inbox_cv_.notify_one();
+  });
 }
 
 void Scheduler::loop() {
@@ -268,7 +268,7 @@ void Scheduler::fire_due_timers() {
     TimerItem item = timers_.top();
     timers_.pop();
     auto it = executions_.find(item.execution_id);
-    if (it == executions_.end()) continue;
+    if (it == executions_.end() || it->second->run() != item.run) continue;
     it->second->on_timer(item.op, item.kind, item.generation);
     make_ready(it->second.get());
   }
@@ -368,14 +368,17 @@ void Scheduler::commit() {
   }
   creates_.clear();
   std::vector<std::string> parents_to_wake;
+  std::vector<std::string> continued;  // ended by continue-as-new: load their next run
   for (ExecutionCore* core : cores) {
     if (core->finished()) {
       any_final = true;
       auto parent = child_parents_.find(core->id());
       if (parent != child_parents_.end()) parents_to_wake.push_back(parent->second);
+      if (core->continued_as_new()) continued.push_back(core->id());
       executions_.erase(core->id());
     }
   }
+  for (const auto& id : continued) load(id);
   for (const auto& parent : parents_to_wake) wake(parent);
   {
     std::lock_guard lock(stats_mutex_);

@@ -71,6 +71,7 @@ class Scheduler {
     int op;
     TimerKind kind;
     int generation;
+    std::int64_t run;  // an item of an earlier run (continue-as-new) is ignored
     bool operator>(const TimerItem& o) const { return due > o.due; }
   };
   struct PendingCreate {

@@ -100,10 +100,25 @@ void create_v2(SQLite::Database& db) {
   )sql");
 }
 
+// Management (continue-as-new, restart, retention): each execution's run number and the execution
+// it was forked from, and an index to find finished executions by when they finished.
+void add_management_columns(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE executions ADD COLUMN run INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE executions ADD COLUMN forked_from TEXT NOT NULL DEFAULT '';
+    CREATE INDEX executions_by_finish ON executions (status, updated_at, id);
+  )sql");
+}
+
+// Version 3: the tables and columns of this session's parts; v1 and v2 data is untouched.
+void create_v3(SQLite::Database& db) {
+  add_management_columns(db);
+}
+
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
-constexpr std::array<Migration, 2> kMigrations{&create_v1, &create_v2};
+constexpr std::array<Migration, 3> kMigrations{&create_v1, &create_v2, &create_v3};
 
 void write_version(SQLite::Database& db, int version) {
   SQLite::Statement set(db,
