@@ -311,7 +311,8 @@ void Scheduler::commit() {
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
   for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
-    return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty();
+    return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
+           !w.continue_as_new;
   });
 
   CommitResult result;
