@@ -41,6 +41,11 @@ struct EngineOptions {
   // Called (on the scheduler thread) with a one-line description of each fault the engine
   // recovered from or parked an execution for: store errors, non-determinism, decode errors.
   std::function<void(const std::string&)> on_fault{};
+  // Retention: when set, the scheduler deletes executions that finished (completed, failed,
+  // cancelled) longer ago than this, as Engine::prune does, at most 500 per check and checking
+  // every retention / 24 of clock time (between 1 s and 1 h). Unfinished executions are never
+  // deleted. Off by default: nothing is ever deleted unless asked.
+  std::optional<Duration> retention{};
 };
 
 struct StartOptions {

@@ -292,6 +292,20 @@ void Scheduler::poll_store() {
     if (!executions_.contains(child)) parents.push_back(parent);
   }
   for (const auto& parent : parents) wake(parent);
+  if (options_.retention) prune_expired();
+}
+
+void Scheduler::prune_expired() {
+  constexpr std::size_t kPruneBatch = 500;
+  TimePoint now = clock_->now();
+  if (now < next_prune_) return;
+  next_prune_ = now + std::clamp<Duration>(*options_.retention / 24, std::chrono::seconds(1),
+                                           std::chrono::hours(1));
+  try {
+    store_->delete_finished(now - *options_.retention, kPruneBatch);
+  } catch (const StoreError& e) {
+    fault(fmt::format("deleting executions past their retention: {}", e.what()));
+  }
 }
 
 void Scheduler::run_ready() {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <set>
+#include <thread>
 
 #include "support/engine_fixture.hpp"
 
@@ -239,6 +240,33 @@ TEST_F(ManagementTest, PruneDeletesOnlyFinishedExecutionsOlderThanTheRetention) 
   EXPECT_EQ(engine.prune(30min, 1), 1u) << "the limit holds";
   EXPECT_FALSE(engine.describe(recent.id()));
   EXPECT_TRUE(engine.describe(old_waiting.id())) << "never an unfinished one";
+}
+
+TEST_F(ManagementTest, TheRetentionOptionPrunesOldFinishedExecutionsAsTimePasses) {
+  g_save_fails = false;
+  engine_ = std::make_unique<Engine>(store_, [&] {
+    EngineOptions o = options();
+    o.retention = 24h;
+    return o;
+  }());
+  engine_->add(kPipeline);
+  engine_->add(kWaits);
+  engine_->start();
+  Engine& engine = *engine_;
+  auto done = engine.start(kPipeline, 1);
+  done.get();
+  auto waiting = engine.start(kWaits, 1);
+  engine.wait_idle();
+  clock_.advance(23h);
+  engine.wait_idle();
+  EXPECT_TRUE(engine.describe(done.id())) << "not yet past its retention";
+  clock_.advance(2h);
+  auto deadline = std::chrono::steady_clock::now() + kBound;
+  while (engine.describe(done.id()) && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);  // the scheduler's next store poll
+  }
+  EXPECT_FALSE(engine.describe(done.id()));
+  EXPECT_TRUE(engine.describe(waiting.id())) << "never an unfinished one";
 }
 
 }  // namespace
