@@ -27,23 +27,21 @@ const Workflow<int(int)> kChild{"child", [](WorkflowContext& ctx, int x) -> Task
 
 const Workflow<int(int)> kParent{"parent", [](WorkflowContext& ctx, int n) -> Task<int> {
                                    int sum = 0;
-                                   for (int i = 1; i <= n; ++i)
-                                     sum += co_await ctx.child(kChild, i);
+                                   for (int i = 1; i <= n; ++i) sum += co_await ctx.child(kChild, i);
                                    co_return sum;
                                  }};
 
-const Workflow<std::string(int)> kCatching{"catching",
-                                           [](WorkflowContext& ctx, int x) -> Task<std::string> {
-                                             try {
-                                               // Named, not a temporary inside the co_await: GCC 12
-                                               // mis-destroys such temporaries.
-                                               ChildOptions options{.id = "fixed-child-id"};
-                                               co_await ctx.child(kChild, x, options);
-                                             } catch (const WorkflowFailed& e) {
-                                               co_return e.type() + ": " + e.message();
-                                             }
-                                             co_return "no failure";
-                                           }};
+const Workflow<std::string(int)> kCatching{
+    "catching", [](WorkflowContext& ctx, int x) -> Task<std::string> {
+      try {
+        // Named, not a temporary inside the co_await: GCC 12 mis-destroys such temporaries.
+        ChildOptions options{.id = "fixed-child-id"};
+        co_await ctx.child(kChild, x, options);
+      } catch (const WorkflowFailed& e) {
+        co_return e.type() + ": " + e.message();
+      }
+      co_return "no failure";
+    }};
 
 class ChildWorkflowTest : public EngineTest {
  protected:
