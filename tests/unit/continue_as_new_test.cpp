@@ -67,6 +67,17 @@ const Workflow<int(int)> kWaiter{"waiter", [](WorkflowContext& ctx, int run) -> 
                                    co_return co_await ctx.continue_as_new(run + 1);
                                  }};
 
+// Run 1 races a long sleep against a short one and continues when the short one wins; run 2
+// sleeps longer at the same operation index as run 1's abandoned long sleep.
+const Workflow<int(int)> kRacer{"racer", [](WorkflowContext& ctx, int run) -> Task<int> {
+                                  if (run == 1) {
+                                    co_await race(ctx.sleep("long", 1h), ctx.sleep("short", 1s));
+                                    co_return co_await ctx.continue_as_new(2);
+                                  }
+                                  co_await ctx.sleep("longer", 2h);
+                                  co_return run;
+                                }};
+
 const Workflow<int(std::string)> kWrongType{
     "wrong-type", [](WorkflowContext& ctx, std::string) -> Task<int> {
       co_return co_await ctx.continue_as_new(42);  // an int for a string workflow
@@ -81,6 +92,7 @@ class ContinueAsNewTest : public EngineTest {
       e.add(kTicker);
       e.add(kWaiter);
       e.add(kWrongType);
+      e.add(kRacer);
       e.add(kGo);
     });
   }
@@ -150,6 +162,21 @@ TEST_F(ContinueAsNewTest, ATokenOfAnEarlierRunResolvesNothingInTheNextRun) {
   EXPECT_EQ(engine.describe(h.id())->status, ExecutionStatus::kWaiting);
   EXPECT_EQ(engine.resolve(kGo, run2, 9), ResolveOutcome::kResolved);
   EXPECT_EQ(h.get(), 9);
+}
+
+TEST_F(ContinueAsNewTest, ATimerOfAnEarlierRunNeverFiresInTheNextRun) {
+  Engine& engine = up();
+  auto h = engine.start(kRacer, 1);
+  engine.wait_idle();
+  clock_.advance(1s);
+  engine.wait_idle();
+  ASSERT_EQ(engine.describe(h.id())->run, 2);
+  clock_.advance(1h);  // run 1's abandoned "long" sleep (operation 0) falls due
+  engine.wait_idle();
+  EXPECT_EQ(engine.describe(h.id())->status, ExecutionStatus::kWaiting)
+      << "run 2's sleep at operation 0 is not woken by run 1's timer";
+  clock_.advance(1h);
+  EXPECT_EQ(h.get(), 2);
 }
 
 TEST_F(ContinueAsNewTest, AnInputOfTheWrongTypeFailsTheWorkflow) {
