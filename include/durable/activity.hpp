@@ -39,11 +39,12 @@ class ActivityContext {
  public:
   ActivityContext(std::string execution_id, std::string activity, int op, int attempt,
                   std::shared_ptr<const std::atomic<bool>> cancelled,
-                  std::shared_ptr<detail::ActivityStream> stream = nullptr)
+                  std::shared_ptr<detail::ActivityStream> stream = nullptr, std::int64_t run = 1)
       : execution_id_(std::move(execution_id)),
         activity_(std::move(activity)),
         op_(op),
         attempt_(attempt),
+        run_(run),
         cancelled_(std::move(cancelled)),
         stream_(std::move(stream)) {}
 
@@ -51,8 +52,12 @@ class ActivityContext {
   const std::string& activity() const { return activity_; }
   int attempt() const { return attempt_; }  // 1-based
   // Stable across attempts, replays and restarts: pass it to external APIs so that a retried
-  // call is recognised as the same call ("<execution id>/<operation index>").
-  std::string idempotency_key() const { return execution_id_ + "/" + std::to_string(op_); }
+  // call is recognised as the same call ("<execution id>/<operation index>"; from the second run
+  // of a workflow that continued as new, "<execution id>/run<N>/<operation index>").
+  std::string idempotency_key() const {
+    std::string run = run_ == 1 ? std::string() : "run" + std::to_string(run_) + "/";
+    return execution_id_ + "/" + run + std::to_string(op_);
+  }
   // True once the attempt timed out, the execution was cancelled or the engine is stopping:
   // long-running activities should check it and return early.
   bool cancelled() const { return cancelled_->load(std::memory_order_relaxed); }
@@ -61,14 +66,15 @@ class ActivityContext {
   // execution's event stream (stream_entry.hpp) at once, while the attempt runs: live subscribers
   // see it without waiting for the activity to finish. Not journaled; durable when it returns.
   // Deduplication ("on retries"): the n-th emit of an attempt has key
-  // "act:<op>:<attempt>:<n>", so a retried or repeated delivery of that same append never
+  // "[run<N>/]act:<op>:<attempt>:<n>", so a retried or repeated delivery of that same append never
   // duplicates it; a new attempt (after a failure, a timeout or a crash) is new output and
   // appears again under its own attempt number. Entries emitted after the execution finished
   // are dropped. Throws StoreError if the store refuses it (retryable faults are retried a few
   // times first). Without an engine (a context built by hand) it does nothing.
   void emit(std::string_view kind, const Json& data = Json::object()) {
     if (!stream_) return;
-    std::string key = "act:" + std::to_string(op_) + ":" + std::to_string(attempt_) + ":" +
+    std::string run = run_ == 1 ? std::string() : "run" + std::to_string(run_) + "/";
+    std::string key = run + "act:" + std::to_string(op_) + ":" + std::to_string(attempt_) + ":" +
                       std::to_string(emitted_++);
     stream_->append(execution_id_, kind, data.dump(), std::move(key));
   }
@@ -80,6 +86,7 @@ class ActivityContext {
   std::string activity_;
   int op_;
   int attempt_;
+  std::int64_t run_;
   std::shared_ptr<const std::atomic<bool>> cancelled_;
   std::shared_ptr<detail::ActivityStream> stream_;
   std::uint64_t emitted_ = 0;

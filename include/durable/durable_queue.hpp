@@ -91,8 +91,9 @@ class DurableQueue {
   explicit DurableQueue(std::string name) : name_(std::move(name)) {}
   const std::string& name() const { return name_; }
 
-  // Enqueues `payload` under the key "<execution id>/<operation index>" and waits for the
-  // item's result (or throws QueueItemFailed, or Cancelled). Workflow code only.
+  // Enqueues `payload` under the key "<execution id>/<operation index>" (from the second run of
+  // an execution that continued as new, "<execution id>/run<N>/<operation index>", the form of
+  // ActivityContext::idempotency_key) and waits for the item's result (or throws QueueItemFailed, or Cancelled). Workflow code only.
   Op<R> process(WorkflowContext& ctx, const P& payload) const {
     return process(ctx, payload, std::string_view{});
   }

@@ -26,6 +26,7 @@
 #include "durable/durable_deferred.hpp"
 #include "durable/durable_queue.hpp"
 #include "durable/errors.hpp"
+#include "durable/history.hpp"
 #include "durable/journal_store.hpp"
 #include "durable/stream_subscription.hpp"
 #include "durable/workflow.hpp"
@@ -43,11 +44,21 @@ struct EngineOptions {
   // execution for: store errors, non-determinism, decode errors. On the scheduler thread, or on a
   // queue worker's thread for that worker's store faults.
   std::function<void(const std::string&)> on_fault{};
+  // Retention: when set, the scheduler deletes executions that finished (completed, failed,
+  // cancelled) longer ago than this, as Engine::prune does, at most 500 per check and checking
+  // every retention / 24 of clock time (between 1 s and 1 h). Unfinished executions are never
+  // deleted. Off by default: nothing is ever deleted unless asked.
+  std::optional<Duration> retention{};
 };
 
 struct StartOptions {
   // Overrides the workflow's own idempotency key.
   std::optional<std::string> idempotency_key{};
+};
+
+struct RestartOptions {
+  // The new execution's id; by default "<workflow>-<random hex>", like an unkeyed start.
+  std::optional<std::string> id{};
 };
 
 // Counters for tests, tools and benchmarks. Monotonic for the engine's lifetime.
@@ -143,7 +154,35 @@ class Engine {
   std::optional<ExecutionRecord> wait(const std::string& id,
                                       std::optional<Duration> timeout = std::nullopt);
   std::optional<ExecutionRecord> describe(const std::string& id);
+  // The raw journal. Throws NoSuchExecution.
   std::vector<Event> history(const std::string& id);
+  // The journal as structured entries (data decoded, type named), as `durable show` shows it.
+  // Throws NoSuchExecution.
+  std::vector<HistoryEntry> timeline(const std::string& id);
+
+  // Executions matching `query` (workflow, statuses, created time range), ordered by
+  // (created_at, id), one page at a time: pass the page's next_page_token back for the next one.
+  // Paging is stable: executions created after the first page never shift later pages, and none
+  // is returned twice.
+  ListPage list(const ListQuery& query = {});
+
+  // Restarts an execution from step `from_step` (DBOS's fork): creates a new execution of the
+  // same workflow and input whose journal holds the source's events of operations 0 ..
+  // from_step - 1, so replay returns those steps' journaled results without running them, and
+  // every operation from `from_step` on runs again with the current code. Steps are operation
+  // indices, the OP column of `durable show`; valid values are 0 (run everything again) to the
+  // number of operations the source journaled. The source must have stopped: completed, failed,
+  // cancelled or needing attention; it is left unchanged, and the new execution names it in
+  // ExecutionRecord::forked_from. Returns the new id. Throws NoSuchExecution for an unknown
+  // source and DurableError (naming the execution and the valid range) for a source still
+  // running or waiting, a step out of range or an id already taken; nothing changes then. The
+  // new execution runs on this engine if it is started, else on whichever engine next polls.
+  std::string restart(const std::string& id, std::int32_t from_step, RestartOptions options = {});
+
+  // Deletes executions that finished (completed, failed or cancelled) before now - older_than,
+  // at most `limit`, with their journals, timers, deferreds and ended queue items they awaited.
+  // Unfinished executions are never touched. Returns how many were deleted.
+  std::size_t prune(Duration older_than, std::size_t limit = 10000);
 
   // Durable: the workflow sees durable::Cancelled at its next suspension point.
   CancelOutcome cancel(const std::string& id);

@@ -80,6 +80,10 @@ struct ExecutionRecord {
   bool cancel_requested = false;
   TimePoint created_at{};
   TimePoint updated_at{};
+  // Continue-as-new generation: 1 for the first run, +1 each time the workflow continued as new.
+  std::int64_t run = 1;
+  // The execution this one was restarted from (Engine::restart), or empty.
+  std::string forked_from{};
 };
 
 struct NewExecution {
@@ -110,6 +114,15 @@ struct ExecutionWrite {
   // append_stream's deduplication (but also to a finished execution: the write that finishes it
   // carries its last entries).
   std::vector<NewStreamEntry> stream{};
+  // Continue-as-new (JSON text: the next run's input). Applied after this write's events, status
+  // and timers: the execution's whole journal, its timers and its deferreds are replaced by a new
+  // event 0 (kStarted, data {"workflow", "input", "run"}); input becomes this value, run + 1,
+  // status kRunning with waiting_on/result/error cleared, next_index 1. Its id, created_at,
+  // forked_from and runnable mark are kept. `clear_cancel` also clears cancel_requested (the old
+  // run had the cancellation delivered); otherwise a pending cancel carries over to the new run.
+  std::optional<std::string> continue_as_new{};
+  bool clear_cancel = false;
+  TimePoint continued_at{};  // the time of the new event 0 (and updated_at)
 };
 
 struct CommitBatch {
@@ -179,6 +192,30 @@ struct ListQuery {
   std::optional<TimePoint> created_before{};  // exclusive
   std::size_t limit = 100;
   std::string page_token{};  // from a previous ListPage; empty for the first page
+};
+
+// Engine::restart's store half: a new execution whose journal copies the source's history up to
+// (not including) operation `from_step`.
+struct ForkRequest {
+  std::string source_id;
+  std::string new_id;
+  std::int32_t from_step = 0;
+  TimePoint created_at{};
+};
+
+enum class ForkOutcome : std::uint8_t {
+  kForked,
+  kNoSuchSource,
+  kSourceUnfinished,  // the source is running or waiting: fork only what has stopped
+  kStepOutOfRange,    // from_step < 0 or > the number of operations the source journaled
+  kIdTaken,           // an execution with new_id exists; nothing changed
+};
+
+struct ForkResult {
+  ForkOutcome outcome = ForkOutcome::kForked;
+  // The number of operations the source journaled (its highest op + 1): valid steps are
+  // 0..step_count. Set whenever the source exists.
+  std::int32_t step_count = 0;
 };
 
 struct ListPage {
@@ -311,6 +348,25 @@ class JournalStore {
   // that has passed. Refused with StoreError (not retryable), changing nothing: an empty name,
   // permits < 1, period <= 0.
   virtual PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) = 0;
+
+  // --- management ----------------------------------------------------------------------------
+
+  // Atomically creates execution `new_id` (workflow and input of the source, created_at,
+  // forked_from = source, run 1, status kRunning) whose journal is: event 0 (kStarted, data
+  // {"workflow", "input", "forked_from", "from_step"}), then, renumbered from 1 in their original
+  // order, every source event with 0 <= op < from_step. Execution-level events (op -1: the end,
+  // compensation_started) are not copied. The new execution is marked runnable in the same
+  // transaction. Refused, changing nothing, when the source is unknown, not finished (completed,
+  // failed, cancelled) and not needing attention, from_step is out of range, or new_id exists.
+  virtual ForkResult fork_execution(const ForkRequest& request) = 0;
+
+  // Deletes up to `limit` executions that finished (completed, failed, cancelled) with
+  // updated_at < finished_before, oldest first, each with its events, timers, deferreds,
+  // runnable mark and the ended (done or failed) queue items it awaited. Never touches an
+  // unfinished execution (running, waiting, needing attention). Returns how many it deleted.
+  // A finished child deleted while its parent still waits is seen by the parent as
+  // "no longer exists" (a failure).
+  virtual std::size_t delete_finished(TimePoint finished_before, std::size_t limit) = 0;
 
   // A random per-store secret used to authenticate tokens; created on first use and stable for
   // the life of the store. Never log it.

@@ -44,6 +44,8 @@ class MemoryStore final : public JournalStore {
   std::vector<StreamEntry> read_stream(const std::string& execution_id, std::int64_t from_offset,
                                        std::size_t limit) override;
   PermitDecision acquire_permit(const RateLimit& limit, TimePoint now) override;
+  ForkResult fork_execution(const ForkRequest& request) override;
+  std::size_t delete_finished(TimePoint finished_before, std::size_t limit) override;
   std::string token_secret() override;
 
  private:

@@ -19,6 +19,8 @@
 //   "wf:<op>:<n>"            the n-th ctx.emit since workflow operation <op> began (replays of the
 //                            same code produce the same keys)
 //   "act:<op>:<attempt>:<n>" the n-th actx.emit of attempt <attempt> of activity operation <op>
+// From the second run of an execution that continued as new (the stream carries on across runs
+// while the journal starts again), these keys begin with "run<N>/".
 #pragma once
 
 #include <cstdint>

@@ -13,6 +13,7 @@
 #include <type_traits>
 
 #include "durable/activity.hpp"
+#include "durable/continue_as_new.hpp"
 #include "durable/durable_deferred.hpp"
 #include "durable/op.hpp"
 
@@ -114,6 +115,24 @@ class WorkflowContext {
   }
   // Cloudflare's reportProgress: emit("progress", data), e.g. {"done": 3, "of": 10}.
   void report_progress(const Json& data) { emit("progress", data); }
+
+  // Continue-as-new: ends this run and starts the next run of the same execution (same id) with
+  // `input` and an empty history; use it to keep a long-running loop's history bounded:
+  //   co_return co_await ctx.continue_as_new(next_state);
+  // The current coroutine never resumes. Atomically with the switch, the old run's journal,
+  // timers and deferred resolutions are dropped and the run number (ExecutionRecord::run) goes
+  // up; after a crash either the old run continues (and reaches this point again) or the new one
+  // runs, never a mix. What does not carry over: uncommitted work of the old run (activities it
+  // started without awaiting are abandoned), its unfinished children (cancelled, as when a
+  // parent ends) and its deferred tokens: from run 2 on, tokens and deferred rows are keyed by
+  // run, so a token issued in an earlier run resolves nothing (Engine::resolve reports
+  // kExecutionFinished: the run it was for has ended). A cancellation already delivered to the
+  // old run is cleared; one requested but not yet delivered carries over to the new run.
+  // `P` must be the workflow's payload type (checked: DecodeError otherwise).
+  template <class P>
+  ContinueAsNew continue_as_new(const P& input) {
+    return ContinueAsNew(core_, encode<P>(input));
+  }
 
   // Side effects: journaled on first run, the same value on every replay.
   TimePoint now();

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <iostream>
+#include <limits>
 #include <thread>
 
 #include "cli/exit_codes.hpp"
@@ -123,6 +124,23 @@ int run_list(const ListOptions& options, std::ostream& out) {
   }
   query.limit = options.limit;
   query.page_token = options.page_token;
+  const TimePoint now = SystemClock::instance().now();
+  auto time_option = [&](const std::string& text, const char* option) {
+    auto time = parse_time(text, now);
+    if (!time) {
+      throw CliError(fmt::format("{} '{}' is neither a UTC time like 2024-05-01T12:00:00Z nor a "
+                                 "duration ago like 24h",
+                                 option, text),
+                     kExitUsage);
+    }
+    return *time;
+  };
+  if (!options.created_after.empty()) {
+    query.created_after = time_option(options.created_after, "--created-after");
+  }
+  if (!options.created_before.empty()) {
+    query.created_before = time_option(options.created_before, "--created-before");
+  }
   const ListPage page = open_store(options.common.store)->list_executions(query);
 
   if (options.common.json) {
@@ -165,6 +183,9 @@ int run_show(const ShowOptions& options, std::ostream& out) {
   field("execution", record.id);
   field("workflow", record.workflow);
   field("status", std::string(to_string(record.status)));
+  if (record.run > 1)
+    field("run", fmt::format("{} (continued as new {} time(s))", record.run, record.run - 1));
+  if (!record.forked_from.empty()) field("restarted", "from " + record.forked_from);
   if (!record.waiting_on.empty()) field("waiting on", record.waiting_on);
   if (record.cancel_requested && !is_final(record.status)) field("cancel", "requested");
   field("created", iso8601(record.created_at));
@@ -291,11 +312,43 @@ int run_resume(const ExecutionOptions& options, std::ostream& out) {
   return kExitOk;
 }
 
-int run_restart(const RestartOptions& options, std::ostream&) {
-  throw CliError(fmt::format("restart is not supported yet: this version of durable cannot fork "
-                             "execution {} from step {}; nothing changed",
-                             options.id, options.from_step),
-                 kExitNotSupported);
+int run_restart(const RestartOptions& options, std::ostream& out) {
+  if (options.from_step > std::numeric_limits<std::int32_t>::max()) {
+    throw CliError(fmt::format("--from-step {} is out of range", options.from_step), kExitUsage);
+  }
+  Engine engine(open_store(options.common.store));
+  durable::RestartOptions engine_options;
+  if (!options.new_id.empty()) engine_options.id = options.new_id;
+  // Throws NoSuchExecution, or DurableError naming the valid steps or why the source cannot be
+  // restarted; nothing changes then.
+  const std::string id =
+      engine.restart(options.id, static_cast<std::int32_t>(options.from_step), engine_options);
+  if (options.common.json) {
+    print_json(out,
+               {{"execution", id}, {"forked_from", options.id}, {"from_step", options.from_step}});
+  } else {
+    out << id << '\n';
+  }
+  return kExitOk;
+}
+
+int run_prune(const PruneOptions& options, std::ostream& out) {
+  auto older_than = parse_duration(options.older_than);
+  if (!older_than) {
+    throw CliError("--older-than '" + options.older_than +
+                       "' is not a duration (a whole number and ms, s, m, h or d, e.g. 30d)",
+                   kExitUsage);
+  }
+  Engine engine(open_store(options.common.store));
+  const TimePoint before = engine.clock().now() - *older_than;
+  const std::size_t deleted = engine.prune(*older_than, options.limit);
+  if (options.common.json) {
+    print_json(out, {{"deleted", deleted}, {"finished_before", iso8601(before)}});
+  } else {
+    out << fmt::format("deleted {} execution{} that finished before {}\n", deleted,
+                       deleted == 1 ? "" : "s", iso8601(before));
+  }
+  return kExitOk;
 }
 
 }  // namespace durable::cli

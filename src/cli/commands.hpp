@@ -24,7 +24,9 @@ struct ListOptions {
   std::string workflow{};               // empty: any
   std::vector<std::string> statuses{};  // status names; empty: any
   std::size_t limit = 50;
-  std::string page_token{};  // from a previous --json listing's next_page_token
+  std::string page_token{};      // from a previous --json listing's next_page_token
+  std::string created_after{};   // ISO-8601 UTC or a duration ago ("24h"); empty: no bound
+  std::string created_before{};  // the same, exclusive
 };
 int run_list(const ListOptions& options, std::ostream& out);
 
@@ -73,9 +75,18 @@ struct RestartOptions {
   CommonOptions common{};
   std::string id{};
   std::int64_t from_step = 0;
+  std::string new_id{};  // empty: a fresh random id
 };
-// Not supported yet (the engine cannot fork an execution): throws CliError with
-// kExitNotSupported, so that scripts can already use the name and see a distinct exit code.
+// Engine::restart: a new execution replaying the source's steps before from_step and running the
+// rest again. Prints the new execution's id (alone on its line, for scripts; --json: a document).
 int run_restart(const RestartOptions& options, std::ostream& out);
+
+struct PruneOptions {
+  CommonOptions common{};
+  std::string older_than{};  // a duration: "30d", "12h"
+  std::size_t limit = 10000;
+};
+// Engine::prune: deletes executions that finished longer ago than `older_than`.
+int run_prune(const PruneOptions& options, std::ostream& out);
 
 }  // namespace durable::cli

@@ -15,8 +15,6 @@ inline constexpr int kExitUsage = 2;
 // The request was valid but changed nothing: already resolved, timed out, already finished,
 // cancel already requested.
 inline constexpr int kExitNothingChanged = 3;
-// The verb exists but this version cannot do it yet (`restart`).
-inline constexpr int kExitNotSupported = 4;
 
 // An error reported as one line on stderr ("durable: <what>") with a chosen exit code.
 class CliError : public std::runtime_error {

@@ -23,6 +23,8 @@ Json execution_json(const ExecutionRecord& record) {
       {"input", stored_json(record.input)},
       {"result", stored_json(record.result)},
       {"error", stored_json(record.error)},
+      {"run", record.run},
+      {"forked_from", record.forked_from},
   };
 }
 

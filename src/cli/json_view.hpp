@@ -14,7 +14,7 @@ namespace durable::cli {
 Json stored_json(const std::string& text);
 
 // {"id", "workflow", "status", "waiting_on", "cancel_requested", "events", "created_at",
-//  "updated_at", "input", "result", "error"}; times in UTC ISO-8601.
+//  "updated_at", "input", "result", "error", "run", "forked_from"}; times in UTC ISO-8601.
 Json execution_json(const ExecutionRecord& record);
 
 // {"index", "time", "type", "op", "name", "data"}; `op` is null for an execution-level event.

@@ -21,7 +21,6 @@ Exit status:
   1  error: no such execution, invalid token or JSON, missing, locked or newer-format database
   2  usage error
   3  nothing changed: already resolved, timed out, finished, cancel already requested
-  4  not supported yet (restart)
 
 --db may also come from the environment variable DURABLE_DB. See docs/operations.md.)";
 
@@ -56,11 +55,14 @@ struct Parsed {
   ExecutionOptions cancel{};
   ExecutionOptions resume{};
   RestartOptions restart{};
+  PruneOptions prune{};
 };
 
 int main_checked(int argc, char** argv) {
-  CLI::App app{"Operate durable executions: list, inspect, resolve, cancel and resume them.",
-               "durable"};
+  CLI::App app{
+      "Operate durable executions: list, inspect, resolve, cancel, resume, restart and "
+      "prune them.",
+      "durable"};
   app.require_subcommand(1);
   app.footer(kFooter);
   Parsed p;
@@ -81,6 +83,13 @@ int main_checked(int argc, char** argv) {
   list->add_option("--page-token", p.list.page_token,
                    "continue a listing (the token a previous listing printed)")
       ->type_name("TOKEN");
+  list->add_option("--created-after", p.list.created_after,
+                   "only executions created at or after TIME: UTC ISO-8601 "
+                   "(2024-05-01T12:00:00Z) or a duration ago (24h, 7d)")
+      ->type_name("TIME");
+  list->add_option("--created-before", p.list.created_before,
+                   "only executions created before TIME (same forms)")
+      ->type_name("TIME");
 
   CLI::App* show = app.add_subcommand("show",
                                       "an execution: status, input, result or error, "
@@ -124,12 +133,29 @@ int main_checked(int argc, char** argv) {
   resume->add_option("ID", p.resume.id, "the execution id")->required();
 
   CLI::App* restart = app.add_subcommand(
-      "restart", "run an execution again from a step (not supported yet: exits with 4)");
-  add_common(*restart, p.restart.common, /*json=*/false);
+      "restart", "run a stopped execution again from a step, as a new execution; prints its id");
+  add_common(*restart, p.restart.common);
   restart->add_option("ID", p.restart.id, "the execution id")->required();
-  restart->add_option("--from-step", p.restart.from_step, "the operation index to restart from")
+  restart
+      ->add_option("--from-step", p.restart.from_step,
+                   "the step (the OP column of 'durable show') to run again from; earlier "
+                   "steps keep their journaled results")
       ->required()
       ->check(CLI::NonNegativeNumber)
+      ->type_name("N");
+  restart->add_option("--id", p.restart.new_id, "the new execution's id (default: a random one)")
+      ->type_name("NEW_ID");
+
+  CLI::App* prune = app.add_subcommand(
+      "prune", "delete executions that finished (completed, failed, cancelled) long enough ago");
+  add_common(*prune, p.prune.common);
+  prune
+      ->add_option("--older-than", p.prune.older_than,
+                   "finished more than DURATION ago (a whole number and ms, s, m, h or d: 30d)")
+      ->required()
+      ->type_name("DURATION");
+  prune->add_option("--limit", p.prune.limit, "delete at most N executions (default 10000)")
+      ->check(CLI::PositiveNumber)
       ->type_name("N");
 
   if (argc <= 1) {
@@ -143,7 +169,7 @@ int main_checked(int argc, char** argv) {
                                  [&](CLI::App* verb) { return verb->get_name() == first; });
   if (!first.empty() && first[0] != '-' && !known) {
     print_error("unknown verb '" + first +
-                "' (list, show, events, resolve, reject, cancel, resume, restart; see "
+                "' (list, show, events, resolve, reject, cancel, resume, restart, prune; see "
                 "'durable --help')");
     return kExitUsage;
   }
@@ -167,6 +193,7 @@ int main_checked(int argc, char** argv) {
   if (cancel->parsed()) return run_cancel(p.cancel, out);
   if (resume->parsed()) return run_resume(p.resume, out);
   if (restart->parsed()) return run_restart(p.restart, out);
+  if (prune->parsed()) return run_prune(p.prune, out);
   print_error("no verb given (see 'durable --help')");
   return kExitUsage;
 }

@@ -76,6 +76,10 @@ void park_on_decode_error(ExecutionCore& core, int /*op*/, const DecodeError& er
 std::string describe_op(ExecutionCore& core, int op) {
   return core.describe_op(op);
 }
+void continue_as_new(ExecutionCore& core, Json input) {
+  core.continue_as_new(std::move(input));
+}
+
 bool patched(ExecutionCore& core, std::string_view change_id, bool record) {
   return core.patched(change_id, record);
 }

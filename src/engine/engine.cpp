@@ -4,6 +4,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <utility>
+
 #include "engine/ids.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/subscription.hpp"
@@ -11,6 +14,22 @@
 #include "queue/queue_worker.hpp"
 
 namespace durable {
+namespace {
+
+// "approval@run3" -> ("approval", 3); a name without a run suffix is run 1's.
+std::pair<std::string, std::int64_t> split_run(const std::string& key) {
+  auto at = key.rfind("@run");
+  if (at != std::string::npos && at + 4 < key.size() &&
+      key.find_first_not_of("0123456789", at + 4) == std::string::npos && key[at + 4] != '0') {
+    try {
+      return {key.substr(0, at), std::stoll(key.substr(at + 4))};
+    } catch (const std::exception&) {
+    }
+  }
+  return {key, 1};
+}
+
+}  // namespace
 
 class Engine::Impl : public detail::Scheduler {
  public:
@@ -116,6 +135,75 @@ std::vector<Event> Engine::history(const std::string& id) {
   return impl_->store().load_events(id, 0);
 }
 
+std::vector<HistoryEntry> Engine::timeline(const std::string& id) {
+  std::vector<HistoryEntry> entries;
+  for (Event& e : history(id)) {
+    HistoryEntry entry;
+    entry.index = e.index;
+    entry.type = e.type;
+    entry.type_name = to_string(e.type);
+    entry.op = e.op;
+    entry.name = std::move(e.name);
+    // The store validated the data as JSON when it was written.
+    entry.data = e.data.empty() ? Json(nullptr) : Json::parse(e.data, nullptr, false);
+    entry.time = e.time;
+    entries.push_back(std::move(entry));
+  }
+  return entries;
+}
+
+ListPage Engine::list(const ListQuery& query) {
+  return impl_->store().list_executions(query);
+}
+
+std::string Engine::restart(const std::string& id, std::int32_t from_step, RestartOptions options) {
+  auto record = impl_->store().get_execution(id);
+  if (!record) throw NoSuchExecution("no execution with id " + id);
+  ForkRequest request;
+  request.source_id = id;
+  request.new_id = options.id
+                       ? *options.id
+                       : fmt::format("{}-{:016x}", record->workflow, detail::secure_random_u64());
+  request.from_step = from_step;
+  request.created_at = impl_->clock().now();
+  ForkResult result = impl_->store().fork_execution(request);
+  switch (result.outcome) {
+    case ForkOutcome::kForked:
+      break;
+    case ForkOutcome::kNoSuchSource:
+      throw NoSuchExecution("no execution with id " + id);
+    case ForkOutcome::kSourceUnfinished:
+      throw DurableError(fmt::format(
+          "execution {} has not stopped (it is {}); only a completed, failed, cancelled or "
+          "parked execution can be restarted (cancel it first)",
+          id, to_string(record->status)));
+    case ForkOutcome::kStepOutOfRange:
+      throw DurableError(fmt::format(
+          "execution {}: step {} is out of range: it journaled {} operation(s), so a restart "
+          "starts from a step between 0 and {}",
+          id, from_step, result.step_count, result.step_count));
+    case ForkOutcome::kIdTaken:
+      throw DurableError(
+          fmt::format("cannot restart execution {} as {}: an execution with that id exists", id,
+                      request.new_id));
+  }
+  if (impl_->started()) impl_->poke(request.new_id);
+  return request.new_id;
+}
+
+std::size_t Engine::prune(Duration older_than, std::size_t limit) {
+  TimePoint before = impl_->clock().now() - older_than;
+  constexpr std::size_t kBatch = 500;  // one transaction each, so writers are not held up long
+  std::size_t deleted = 0;
+  while (deleted < limit) {
+    std::size_t batch = std::min(kBatch, limit - deleted);
+    std::size_t n = impl_->store().delete_finished(before, batch);
+    deleted += n;
+    if (n < batch) break;
+  }
+  return deleted;
+}
+
 CancelOutcome Engine::cancel(const std::string& id) {
   CancelOutcome outcome = impl_->store().request_cancel(id);
   if (outcome == CancelOutcome::kRequested && impl_->started()) impl_->poke(id);
@@ -148,7 +236,8 @@ void Engine::resume(const std::string& id) {
   write.expected_next_index = record->next_index;
   write.status = ExecutionStatus::kRunning;
   write.stream.push_back(
-      detail::status_stream_entry(*write.status, {}, {}, record->next_index, impl_->clock().now()));
+      detail::status_stream_entry(*write.status, {}, {}, record->next_index, record->run,
+                                  impl_->clock().now()));
   CommitBatch batch;
   batch.writes.push_back(std::move(write));
   impl_->store().commit(batch);
@@ -164,12 +253,18 @@ ResolveOutcome Engine::resolve(std::string_view token, const Json& value) {
 ResolveOutcome Engine::resolve_checked(std::optional<std::string> expected_deferred,
                                        std::string_view token, const Json& value) {
   detail::TokenClaims claims = detail::decode_token(token, impl_->secret());
-  if (expected_deferred && *expected_deferred != claims.deferred) {
-    throw InvalidToken(fmt::format("the token is for deferred '{}', not '{}'", claims.deferred,
-                                   *expected_deferred));
+  // From run 2 of a workflow that continued as new, the deferred is keyed "<name>@run<N>".
+  auto [deferred, run] = split_run(claims.deferred);
+  if (expected_deferred && *expected_deferred != deferred) {
+    throw InvalidToken(
+        fmt::format("the token is for deferred '{}', not '{}'", deferred, *expected_deferred));
+  }
+  if (auto record = impl_->store().get_execution(claims.execution_id);
+      record && record->run != run) {
+    return ResolveOutcome::kExecutionFinished;  // the run the token was issued in has ended
   }
   try {
-    impl_->check_resolution(claims.deferred, value);
+    impl_->check_resolution(deferred, value);
   } catch (const DecodeError& e) {
     throw DecodeError(fmt::format("execution {}: {}", claims.execution_id, e.what()));
   }

@@ -85,7 +85,13 @@ ExecutionCore::~ExecutionCore() {
 void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested) {
   cancel_requested_ = cancel_requested;
   for (const Event& e : events) {
-    if (e.index == 0) continue;
+    if (e.index == 0) {
+      Json started = Json::parse(e.data, nullptr, /*allow_exceptions=*/false);
+      if (started.is_object() && started.contains("run") && started["run"].is_number_integer()) {
+        run_ = started["run"].get<std::int64_t>();
+      }
+      continue;
+    }
     Json data;
     try {
       data = e.data.empty() ? Json::object() : Json::parse(e.data);
@@ -211,20 +217,31 @@ Task<Json> ExecutionCore::root() {
 }
 
 void ExecutionCore::run_ready() {
-  while (!ready_.empty() && !parked_) {
+  while (!ready_.empty() && !parked_ && !continue_input_) {
     auto handles = std::move(ready_);
     ready_.clear();
     for (auto h : handles) {
-      if (parked_) break;
+      if (parked_ || continue_input_) break;
       h.resume();
     }
   }
   dirty_ = true;
-  if (!finished_ && (parked_ || root_.done())) finish();
+  if (!finished_ && (parked_ || continue_input_ || root_.done())) finish();
 }
 
 void ExecutionCore::finish() {
   finished_ = true;
+  if (continue_input_ && !parked_) {
+    // Nothing of this run is committed beyond what already is: the store replaces the whole
+    // journal with the next run's event 0 in the commit that carries the continue-as-new.
+    abandon_all(true);
+    pending_.clear();
+    post_commit_.clear();
+    set_timers_.clear();
+    clear_timers_.clear();
+    next_index_ = committed_next_;
+    return;
+  }
   abandon_all(!parked_);
   if (parked_) {
     pending_.clear();
@@ -281,7 +298,11 @@ ExecutionWrite ExecutionCore::take_write() {
   set_timers_.clear();
   w.clear_timers = std::move(clear_timers_);
   clear_timers_.clear();
-  if (final_status_) {
+  if (continue_input_ && finished_) {
+    w.continue_as_new = continue_input_->dump();
+    w.clear_cancel = cancel_delivered_;
+    w.continued_at = scheduler_.clock().now();
+  } else if (final_status_) {
     w.status = final_status_;
     w.result = final_result_;
     w.error = final_error_;
@@ -299,7 +320,7 @@ ExecutionWrite ExecutionCore::take_write() {
   pending_stream_.clear();
   if (w.status && (*w.status != streamed_status_ || w.waiting_on != streamed_waiting_on_)) {
     auto journal_index = w.expected_next_index + static_cast<std::int64_t>(w.events.size());
-    w.stream.push_back(status_stream_entry(*w.status, w.waiting_on, w.error, journal_index,
+    w.stream.push_back(status_stream_entry(*w.status, w.waiting_on, w.error, journal_index, run_,
                                            scheduler_.clock().now()));
     streamed_status_ = *w.status;
     streamed_waiting_on_ = w.waiting_on;
@@ -317,7 +338,7 @@ void ExecutionCore::restore(ExecutionWrite write) {
   write.clear_timers.insert(write.clear_timers.end(), clear_timers_.begin(), clear_timers_.end());
   clear_timers_ = std::move(write.clear_timers);
   // The status entry is made again from the status of the next write.
-  std::erase_if(write.stream, [](const NewStreamEntry& e) { return e.key.starts_with("status:"); });
+  std::erase_if(write.stream, [](const NewStreamEntry& e) { return is_status_key(e.key); });
   write.stream.insert(write.stream.end(), std::make_move_iterator(pending_stream_.begin()),
                       std::make_move_iterator(pending_stream_.end()));
   pending_stream_ = std::move(write.stream);
@@ -354,7 +375,7 @@ void ExecutionCore::emit(std::string_view kind, const Json& data) {
     throw DurableError(
         fmt::format("execution {}: ctx.emit needs a kind (\"progress\", \"log\", ...)", id_));
   }
-  std::string key = fmt::format("wf:{}:{}", next_op_, emit_count_++);
+  std::string key = fmt::format("{}wf:{}:{}", stream_key_prefix(run_), next_op_, emit_count_++);
   // Replayed code re-emits what an earlier run committed: skip what the journal proves was
   // committed; the key catches the rest (emits after the last journaled op).
   if (is_replaying()) return;
@@ -448,7 +469,11 @@ int ExecutionCore::begin_child(std::shared_ptr<const WorkflowSpec> spec, Json in
                                std::optional<std::string> id) {
   int op = begin(OpKind::kChild, spec->name);
   OpState& st = ops_[op];
-  if (st.child_id.empty()) st.child_id = id ? *id : fmt::format("{}/{}", id_, op);
+  if (st.child_id.empty()) {
+    st.child_id = id          ? *id
+                  : run_ == 1 ? fmt::format("{}/{}", id_, op)
+                              : fmt::format("{}/run{}/{}", id_, run_, op);
+  }
   st.child_spec = std::move(spec);
   st.input = std::move(input);
   return op;
@@ -530,7 +555,7 @@ void ExecutionCore::start_live(int op, OpState& st) {
         item.key = st.queue_key;
         item.payload = st.input.dump();
         item.waiter_execution_id = id_;
-        item.waiter_deferred = queue_deferred_name(st.name, st.queue_key);
+        item.waiter_deferred = deferred_key(queue_deferred_name(st.name, st.queue_key));
         item.enqueued_at = scheduler_.clock().now();
         scheduler_.enqueue_item(std::move(item));
       } else {
@@ -680,9 +705,9 @@ void ExecutionCore::check_deferred(int op, OpState& st, bool deadline_passed) {
   if (st.outcome || st.outcome_pending) return;
   std::optional<DeferredRecord> record;
   try {
-    record = deadline_passed
-                 ? scheduler_.store().close_deferred(id_, st.name, scheduler_.clock().now())
-                 : scheduler_.store().get_deferred(id_, st.name);
+    record = deadline_passed ? scheduler_.store().close_deferred(id_, deferred_key(st.name),
+                                                                 scheduler_.clock().now())
+                             : scheduler_.store().get_deferred(id_, deferred_key(st.name));
   } catch (const StoreError& e) {
     // Looked at again on the next poke or store poll; a deadline is re-armed shortly.
     scheduler_.fault(
@@ -839,7 +864,19 @@ void ExecutionCore::add_compensation(std::shared_ptr<const ActivitySpec> spec, A
 }
 
 std::string ExecutionCore::token(std::string_view deferred) {
-  return encode_token(TokenClaims{id_, std::string(deferred)}, scheduler_.secret());
+  return encode_token(TokenClaims{id_, deferred_key(std::string(deferred))}, scheduler_.secret());
+}
+
+std::string ExecutionCore::deferred_key(const std::string& name) const {
+  return run_ == 1 ? name : fmt::format("{}@run{}", name, run_);
+}
+
+void ExecutionCore::continue_as_new(Json input) {
+  if (parked_) throw ParkedSignal{};
+  spec_->check_input(input);
+  continue_input_ = std::move(input);
+  dirty_ = true;
+  scheduler_.make_ready(this);
 }
 
 void ExecutionCore::park(std::string type, std::string message) {

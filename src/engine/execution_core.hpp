@@ -104,6 +104,10 @@ class ExecutionCore {
   bool dirty() const { return dirty_; }
   bool finished() const { return finished_; }
   bool parked() const { return parked_; }
+  // The run ended by continue-as-new: once committed, the scheduler loads the next run.
+  bool continued_as_new() const { return continue_input_.has_value(); }
+  // The continue-as-new generation (ExecutionRecord::run) this core runs.
+  std::int64_t run() const { return run_; }
   ExecutionWrite take_write();
   // Takes back the output of a write whose commit failed, to be committed again.
   void restore(ExecutionWrite write);
@@ -132,6 +136,7 @@ class ExecutionCore {
   void release(int op) noexcept;
   Json side_effect(std::string_view name, const std::function<Json()>& make);
   bool patched(std::string_view change_id, bool record);
+  void continue_as_new(Json input);
   void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
   std::string token(std::string_view deferred);
   bool is_replaying() const { return next_op_ <= last_journaled_op_; }
@@ -140,6 +145,9 @@ class ExecutionCore {
   TimePoint clock_now();
   [[noreturn]] void park(std::string type, std::string message);
   std::string describe_op(int op) const;
+  // The name under which the store keeps deferred `name` of this run: the name itself in run 1,
+  // "<name>@run<N>" from run 2 on, so that a token of an earlier run cannot resolve it.
+  std::string deferred_key(const std::string& name) const;
 
  private:
   struct Compensation {
@@ -190,6 +198,8 @@ class ExecutionCore {
   bool cancel_delivered_ = false;
   bool parked_ = false;
   bool finished_ = false;
+  std::int64_t run_ = 1;
+  std::optional<Json> continue_input_;  // set by continue_as_new
   std::string park_type_;
   std::string park_message_;
 

@@ -13,8 +13,11 @@ std::string queue_deferred_name(const std::string& queue, const std::string& key
 
 int ExecutionCore::begin_queue_item(std::string_view queue, std::string_view key, Json payload) {
   if (queue.empty()) throw DurableError("DurableQueue: the queue name is empty");
-  // The default key names this operation; computed before begin() takes the index.
-  std::string item_key = key.empty() ? fmt::format("{}/{}", id_, next_op_) : std::string(key);
+  // The default key names this operation (and, after continue-as-new, the run, whose operation
+  // indexes start again); computed before begin() takes the index.
+  std::string run = run_ == 1 ? std::string() : fmt::format("run{}/", run_);
+  std::string item_key =
+      key.empty() ? fmt::format("{}/{}{}", id_, run, next_op_) : std::string(key);
   int op = begin(OpKind::kQueue, queue);
   OpState& st = ops_[op];
   if (st.from_journal && st.queue_key != item_key) {
@@ -34,7 +37,7 @@ int ExecutionCore::begin_queue_item(std::string_view queue, std::string_view key
 // under the same key first (then nobody resolves our deferred, so it is polled).
 void ExecutionCore::check_queue_item(int op, OpState& st) {
   if (st.outcome || st.outcome_pending) return;
-  const std::string deferred = queue_deferred_name(st.name, st.queue_key);
+  const std::string deferred = deferred_key(queue_deferred_name(st.name, st.queue_key));
   std::optional<DeferredRecord> record;
   std::optional<QueueItem> item;
   try {

@@ -192,7 +192,7 @@ void Scheduler::make_ready(ExecutionCore* core) {
 }
 
 void Scheduler::arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, int generation) {
-  timers_.push(TimerItem{due, core.id(), op, kind, generation});
+  timers_.push(TimerItem{due, core.id(), op, kind, generation, core.run()});
 }
 
 void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState& st) {
@@ -204,33 +204,33 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   if (st.spec->options.timeout.count() > 0) {
     arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
   }
-  pool_.submit(
-      [this, id = core.id(), op, attempt, spec = st.spec, call = st.call, flag = st.cancel_flag] {
-        ActivityContext ctx(id, spec->name, op, attempt, flag, activity_stream_);
-        bool ok = false;
-        bool non_retryable = false;
-        Json value;
-        try {
-          value = call(ctx);
-          ok = true;
-        } catch (...) {
-          CaughtError caught = describe_current_exception();
-          value = std::move(caught.error);
-          non_retryable = caught.non_retryable;
-        }
-        {
-          std::lock_guard lock(inbox_mutex_);
-          --activities_in_flight_;
-          inbox_.push_back([this, id, op, attempt, ok, value = std::move(value), non_retryable] {
-            auto it = executions_.find(id);
-            if (it == executions_.end()) return;
-            it->second->on_activity_result(op, attempt, ok, value, non_retryable);
-            make_ready(it->second.get());
-          });
-          idle_ = false;
-        }
-        inbox_cv_.notify_one();
+  pool_.submit([this, id = core.id(), run = core.run(), op, attempt, spec = st.spec, call = st.call,
+                flag = st.cancel_flag] {
+    ActivityContext ctx(id, spec->name, op, attempt, flag, activity_stream_, run);
+    bool ok = false;
+    bool non_retryable = false;
+    Json value;
+    try {
+      value = call(ctx);
+      ok = true;
+    } catch (...) {
+      CaughtError caught = describe_current_exception();
+      value = std::move(caught.error);
+      non_retryable = caught.non_retryable;
+    }
+    {
+      std::lock_guard lock(inbox_mutex_);
+      --activities_in_flight_;
+      inbox_.push_back([this, id, run, op, attempt, ok, value = std::move(value), non_retryable] {
+        auto it = executions_.find(id);
+        if (it == executions_.end() || it->second->run() != run) return;
+        it->second->on_activity_result(op, attempt, ok, value, non_retryable);
+        make_ready(it->second.get());
       });
+      idle_ = false;
+    }
+    inbox_cv_.notify_one();
+  });
 }
 
 void Scheduler::loop() {
@@ -274,7 +274,7 @@ void Scheduler::fire_due_timers() {
     TimerItem item = timers_.top();
     timers_.pop();
     auto it = executions_.find(item.execution_id);
-    if (it == executions_.end()) continue;
+    if (it == executions_.end() || it->second->run() != item.run) continue;
     it->second->on_timer(item.op, item.kind, item.generation);
     make_ready(it->second.get());
   }
@@ -298,6 +298,20 @@ void Scheduler::poll_store() {
     if (!executions_.contains(child)) parents.push_back(parent);
   }
   for (const auto& parent : parents) wake(parent);
+  if (options_.retention) prune_expired();
+}
+
+void Scheduler::prune_expired() {
+  constexpr std::size_t kPruneBatch = 500;
+  TimePoint now = clock_->now();
+  if (now < next_prune_) return;
+  next_prune_ = now + std::clamp<Duration>(*options_.retention / 24, std::chrono::seconds(1),
+                                           std::chrono::hours(1));
+  try {
+    store_->delete_finished(now - *options_.retention, kPruneBatch);
+  } catch (const StoreError& e) {
+    fault(fmt::format("deleting executions past their retention: {}", e.what()));
+  }
 }
 
 void Scheduler::run_ready() {
@@ -319,7 +333,7 @@ void Scheduler::commit() {
   for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
     return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
-           w.stream.empty();
+           w.stream.empty() && !w.continue_as_new;
   });
 
   CommitResult result;
@@ -386,14 +400,17 @@ void Scheduler::commit() {
   }
   enqueues_.clear();
   std::vector<std::string> parents_to_wake;
+  std::vector<std::string> continued;  // ended by continue-as-new: load their next run
   for (ExecutionCore* core : cores) {
     if (core->finished()) {
       any_final = true;
       auto parent = child_parents_.find(core->id());
       if (parent != child_parents_.end()) parents_to_wake.push_back(parent->second);
+      if (core->continued_as_new()) continued.push_back(core->id());
       executions_.erase(core->id());
     }
   }
+  for (const auto& id : continued) load(id);
   for (const auto& parent : parents_to_wake) wake(parent);
   {
     std::lock_guard lock(stats_mutex_);
@@ -460,7 +477,8 @@ void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string
   w.expected_next_index = record.next_index;
   w.status = ExecutionStatus::kNeedsAttention;
   w.error = Json{{"type", type}, {"message", message}}.dump();
-  w.stream.push_back(status_stream_entry(*w.status, {}, w.error, record.next_index, clock_->now()));
+  w.stream.push_back(status_stream_entry(*w.status, {}, w.error, record.next_index, record.run,
+                                         clock_->now()));
   try {
     CommitBatch batch;
     batch.writes.push_back(std::move(w));

@@ -78,6 +78,7 @@ class Scheduler {
     int op;
     TimerKind kind;
     int generation;
+    std::int64_t run;  // an item of an earlier run (continue-as-new) is ignored
     bool operator>(const TimerItem& o) const { return due > o.due; }
   };
   struct PendingCreate {
@@ -89,6 +90,8 @@ class Scheduler {
   void loop();
   void fire_due_timers();
   void poll_store();
+  // EngineOptions::retention: deletes old finished executions when the next check is due.
+  void prune_expired();
   void run_ready();
   void commit();
   void restore_writes(CommitBatch& batch);
@@ -143,6 +146,7 @@ class Scheduler {
   std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
   std::chrono::steady_clock::time_point last_poll_{};
   int commit_failures_ = 0;
+  TimePoint next_prune_{};
 };
 
 }  // namespace durable::detail

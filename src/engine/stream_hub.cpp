@@ -34,13 +34,26 @@ void StreamHub::wait(std::uint64_t seen, std::chrono::steady_clock::time_point d
 
 NewStreamEntry status_stream_entry(ExecutionStatus status, const std::string& waiting_on,
                                    const std::string& error, std::int64_t journal_index,
-                                   TimePoint time) {
+                                   std::int64_t run, TimePoint time) {
   Json data{{"status", to_string(status)}};
   if (!waiting_on.empty()) data["waiting_on"] = waiting_on;
   if (!error.empty()) data["error"] = Json::parse(error, nullptr, false);
-  std::string key = fmt::format("status:{}:{}", journal_index, to_string(status));
+  std::string key =
+      fmt::format("{}status:{}:{}", stream_key_prefix(run), journal_index, to_string(status));
   if (!waiting_on.empty()) key += ":" + waiting_on;
   return NewStreamEntry{.kind = "status", .data = data.dump(), .time = time, .key = std::move(key)};
+}
+
+std::string stream_key_prefix(std::int64_t run) {
+  return run == 1 ? std::string() : fmt::format("run{}/", run);
+}
+
+bool is_status_key(std::string_view key) {
+  if (key.starts_with("run")) {
+    auto slash = key.find('/');
+    if (slash != std::string_view::npos) key.remove_prefix(slash + 1);
+  }
+  return key.starts_with("status:");
 }
 
 void StoreActivityStream::append(const std::string& execution_id, std::string_view kind,

@@ -36,12 +36,20 @@ class StreamHub {
 };
 
 // The "status" entry for a status change the engine commits with the journal at `journal_index`
-// (the execution's next_index after the write): data {"status", "waiting_on"?, "error"?}, key
-// "status:<journal_index>:<status>[:<waiting_on>]", so that a restart writing the same status at
-// the same point of the journal appends nothing.
+// (the execution's next_index after the write) of run `run`: data {"status", "waiting_on"?,
+// "error"?}, key "[run<N>/]status:<journal_index>:<status>[:<waiting_on>]", so that a restart
+// writing the same status at the same point of the journal appends nothing.
 NewStreamEntry status_stream_entry(ExecutionStatus status, const std::string& waiting_on,
                                    const std::string& error, std::int64_t journal_index,
-                                   TimePoint time);
+                                   std::int64_t run, TimePoint time);
+
+// The prefix of the stream keys the engine writes for run `run` of an execution: none for the
+// first run, "run<N>/" after continue-as-new (which keeps the stream but restarts the journal, so
+// a key made of journal positions would otherwise name an entry of an earlier run).
+std::string stream_key_prefix(std::int64_t run);
+
+// True for the key of a status entry the engine wrote (status_stream_entry).
+bool is_status_key(std::string_view key);
 
 // ActivityContext::emit's way to the store: appends straight to the store (retrying a retryable
 // StoreError with the same key, so a lost acknowledgement never duplicates) and wakes the hub.

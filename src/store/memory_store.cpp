@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -221,6 +222,42 @@ struct MemoryStore::State {
       if (timer.execution_id.empty()) timer.execution_id = write.execution_id;
       set_timer(timer);
     }
+    if (write.continue_as_new) continue_as_new(execution, write);
+  }
+
+  // The caller has checked the write (check_continue_as_new).
+  void continue_as_new(Execution& execution, const ExecutionWrite& write) {
+    ExecutionRecord& record = execution.record;
+    record.run += 1;
+    record.input = *write.continue_as_new;
+    record.status = ExecutionStatus::kRunning;
+    record.waiting_on.clear();
+    record.result.clear();
+    record.error.clear();
+    record.next_index = 1;
+    record.updated_at = std::max(record.updated_at, write.continued_at);
+    if (write.clear_cancel) record.cancel_requested = false;
+    execution.events.clear();
+    execution.events.push_back(Event{
+        .index = 0,
+        .type = EventType::kStarted,
+        .op = -1,
+        .name = record.workflow,
+        .data = store::continued_event_data(record.id, record.workflow, record.input, record.run),
+        .time = write.continued_at});
+    drop_timers_and_deferreds(record.id);
+  }
+
+  void drop_timers_and_deferreds(const std::string& id) {
+    for (auto it = timers.lower_bound({id, std::numeric_limits<std::int32_t>::min()});
+         it != timers.end() && it->first.first == id;) {
+      timers_by_due.erase({it->second, id, it->first.second});
+      it = timers.erase(it);
+    }
+    for (auto it = deferreds.lower_bound({id, std::string{}});
+         it != deferreds.end() && it->first.first == id;) {
+      it = deferreds.erase(it);
+    }
   }
 };
 
@@ -255,6 +292,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
     }
     store::check_write_events(write);
     store::check_stream_entries(write.execution_id, write.stream);
+    store::check_continue_as_new(write);
     for (const TimerEntry& timer : write.set_timers) {
       if (!timer.execution_id.empty() && current_next(timer.execution_id) < 0) {
         throw StoreError(fmt::format("execution {}: sets a timer (op {}) on unknown execution {}",
@@ -262,7 +300,8 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
                          /*retryable=*/false);
       }
     }
-    next_index[write.execution_id] = actual + static_cast<std::int64_t>(write.events.size());
+    next_index[write.execution_id] =
+        write.continue_as_new ? 1 : actual + static_cast<std::int64_t>(write.events.size());
   }
   for (const NewQueueItem& item : batch.enqueues) {
     store::check_new_queue_item(item);
@@ -560,6 +599,64 @@ PermitDecision MemoryStore::acquire_permit(const RateLimit& limit, TimePoint now
   PermitDecision decision = store::decide_permit(limit, state, now);
   state_->rate_limits[limit.name] = *state;
   return decision;
+}
+
+ForkResult MemoryStore::fork_execution(const ForkRequest& request) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  const Execution* source = s.find(request.source_id);
+  if (!source) return {ForkOutcome::kNoSuchSource, 0};
+  ForkResult result{ForkOutcome::kForked, store::step_count(source->events)};
+  const ExecutionStatus status = source->record.status;
+  if (!is_final(status) && status != ExecutionStatus::kNeedsAttention) {
+    result.outcome = ForkOutcome::kSourceUnfinished;
+  } else if (request.from_step < 0 || request.from_step > result.step_count) {
+    result.outcome = ForkOutcome::kStepOutOfRange;
+  } else if (s.find(request.new_id)) {
+    result.outcome = ForkOutcome::kIdTaken;
+  }
+  if (result.outcome != ForkOutcome::kForked) return result;
+
+  Execution fork;
+  fork.events = store::fork_events(source->record, source->events, request);
+  fork.record.id = request.new_id;
+  fork.record.workflow = source->record.workflow;
+  fork.record.input = source->record.input;
+  fork.record.status = ExecutionStatus::kRunning;
+  fork.record.next_index = static_cast<std::int64_t>(fork.events.size());
+  fork.record.created_at = request.created_at;
+  fork.record.updated_at = request.created_at;
+  fork.record.forked_from = request.source_id;
+  s.by_created.insert({request.created_at, request.new_id});
+  Execution& stored = s.executions.emplace(request.new_id, std::move(fork)).first->second;
+  s.mark_runnable(stored);
+  return result;
+}
+
+std::size_t MemoryStore::delete_finished(TimePoint finished_before, std::size_t limit) {
+  std::lock_guard lock(state_->mutex);
+  State& s = *state_;
+  std::vector<std::pair<TimePoint, std::string>> doomed;
+  for (const auto& [id, execution] : s.executions) {
+    if (is_final(execution.record.status) && execution.record.updated_at < finished_before) {
+      doomed.emplace_back(execution.record.updated_at, id);
+    }
+  }
+  std::sort(doomed.begin(), doomed.end());
+  if (doomed.size() > limit) doomed.resize(limit);
+  for (const auto& [finished, id] : doomed) {
+    Execution& execution = s.executions.at(id);
+    s.by_created.erase({execution.record.created_at, id});
+    s.drop_timers_and_deferreds(id);
+    if (execution.runnable) std::erase(s.runnable, id);
+    for (auto it = s.items.begin(); it != s.items.end();) {
+      const QueueItem& item = it->second.item;
+      bool ended = item.state == QueueItemState::kDone || item.state == QueueItemState::kFailed;
+      it = ended && item.waiter_execution_id == id ? s.items.erase(it) : std::next(it);
+    }
+    s.executions.erase(id);
+  }
+  return doomed.size();
 }
 
 std::string MemoryStore::token_secret() {

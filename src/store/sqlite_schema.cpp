@@ -130,10 +130,22 @@ void add_rate_limit_tables(SQLite::Database& db) {
   )sql");
 }
 
-// Version 3: adds tables (event streams, rate limits); v1 and v2 data is untouched.
+// Management (continue-as-new, restart, retention): each execution's run number and the execution
+// it was forked from, and an index to find finished executions by when they finished.
+void add_management_columns(SQLite::Database& db) {
+  db.exec(R"sql(
+    ALTER TABLE executions ADD COLUMN run INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE executions ADD COLUMN forked_from TEXT NOT NULL DEFAULT '';
+    CREATE INDEX executions_by_finish ON executions (status, updated_at, id);
+  )sql");
+}
+
+// Version 3: event streams, rate limits, and the management columns (run, forked_from); v1 and
+// v2 data is untouched.
 void create_v3(SQLite::Database& db) {
   add_stream_tables(db);
   add_rate_limit_tables(db);
+  add_management_columns(db);
 }
 
 using Migration = void (*)(SQLite::Database&);

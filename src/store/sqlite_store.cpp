@@ -249,6 +249,99 @@ std::vector<std::string> SqliteStore::take_runnable(std::size_t limit) {
   });
 }
 
+ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
+  std::lock_guard lock(impl_->mutex);
+  auto where = fmt::format("fork_execution({} -> {})", request.source_id, request.new_id);
+  return sqlite_guarded(impl_->path, where, [&] {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::optional<ExecutionRecord> source;
+    {
+      StatementUse select(impl_->select_execution);
+      select->bind(1, request.source_id);
+      if (select->executeStep()) source = impl_->decode_execution(*select);
+    }
+    if (!source) return ForkResult{ForkOutcome::kNoSuchSource, 0};
+    std::vector<Event> events;
+    {
+      StatementUse select(impl_->select_events);
+      select->bind(1, request.source_id);
+      select->bind(2, std::int64_t{0});
+      while (select->executeStep()) events.push_back(impl_->decode_event(*select, source->id));
+    }
+    ForkResult result{ForkOutcome::kForked, store::step_count(events)};
+    if (!is_final(source->status) && source->status != ExecutionStatus::kNeedsAttention) {
+      result.outcome = ForkOutcome::kSourceUnfinished;
+    } else if (request.from_step < 0 || request.from_step > result.step_count) {
+      result.outcome = ForkOutcome::kStepOutOfRange;
+    } else if (impl_->status_of(request.new_id)) {
+      result.outcome = ForkOutcome::kIdTaken;
+    }
+    if (result.outcome != ForkOutcome::kForked) return result;
+
+    std::vector<Event> journal = store::fork_events(*source, events, request);
+    SQLite::Statement insert(impl_->db,
+                             "INSERT INTO executions (id, workflow, input, status, next_index, "
+                             "created_at, updated_at, forked_from) "
+                             "VALUES (?, ?, ?, 'running', ?, ?, ?, ?)");
+    insert.bind(1, request.new_id);
+    insert.bind(2, source->workflow);
+    insert.bind(3, source->input);
+    insert.bind(4, static_cast<std::int64_t>(journal.size()));
+    insert.bind(5, to_millis(request.created_at));
+    insert.bind(6, to_millis(request.created_at));
+    insert.bind(7, request.source_id);
+    insert.exec();
+    for (const Event& e : journal) {
+      StatementUse row(impl_->insert_event);
+      row->bind(1, request.new_id);
+      row->bind(2, e.index);
+      row->bind(3, static_cast<int>(e.type));
+      row->bind(4, e.op);
+      row->bind(5, e.name);
+      row->bind(6, e.data);
+      row->bind(7, to_millis(e.time));
+      row->exec();
+    }
+    impl_->mark(request.new_id);
+    transaction.commit();
+    return result;
+  });
+}
+
+std::size_t SqliteStore::delete_finished(TimePoint finished_before, std::size_t limit) {
+  std::lock_guard lock(impl_->mutex);
+  return sqlite_guarded(impl_->path, "delete_finished", [&] {
+    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    std::vector<std::string> doomed;
+    {
+      // Oldest finish first across the three final statuses (executions_by_finish).
+      SQLite::Statement select(impl_->db,
+                               "SELECT id FROM executions WHERE status IN ('completed', "
+                               "'failed', 'cancelled') AND updated_at < ? "
+                               "ORDER BY updated_at, id LIMIT ?");
+      select.bind(1, to_millis(finished_before));
+      select.bind(2, static_cast<std::int64_t>(
+                         std::min<std::size_t>(limit, std::numeric_limits<std::int64_t>::max())));
+      while (select.executeStep()) doomed.push_back(select.getColumn(0).getString());
+    }
+    for (const std::string& id : doomed) {
+      for (const char* sql : {"DELETE FROM events WHERE execution_id = ?",
+                              "DELETE FROM runnable WHERE execution_id = ?",
+                              "DELETE FROM queue_items WHERE waiter_execution_id = ? "
+                              "AND state IN (3, 4)",
+                              "DELETE FROM stream_entries WHERE execution_id = ?",
+                              "DELETE FROM executions WHERE id = ?"}) {
+        SQLite::Statement remove(impl_->db, sql);
+        remove.bind(1, id);
+        remove.exec();
+      }
+      impl_->drop_timers_and_deferreds(id);
+    }
+    transaction.commit();
+    return doomed.size();
+  });
+}
+
 std::string SqliteStore::token_secret() {
   std::lock_guard lock(impl_->mutex);
   if (impl_->token_secret) return *impl_->token_secret;

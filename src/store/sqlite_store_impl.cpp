@@ -125,6 +125,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     }
     store::check_write_events(write);
     store::check_stream_entries(id, write.stream);
+    store::check_continue_as_new(write);
 
     std::int64_t latest = std::numeric_limits<std::int64_t>::min();
     for (const Event& e : write.events) {
@@ -180,6 +181,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       upsert->bind(3, to_millis(timer.due));
       upsert->exec();
     }
+    if (write.continue_as_new) continue_as_new(write);
   }
 
   result.enqueued.reserve(batch.enqueues.size());
@@ -246,6 +248,52 @@ ResolveOutcome SqliteStore::Impl::resolve(const std::string& execution_id, const
   return ResolveOutcome::kResolved;
 }
 
+void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write) {
+  const std::string& id = write.execution_id;
+  std::string workflow;
+  std::int64_t run = 0;
+  {
+    SQLite::Statement select(db, "SELECT workflow, run FROM executions WHERE id = ?");
+    select.bind(1, id);
+    if (!select.executeStep()) throw StaleWriteError(id, write.expected_next_index, -1);
+    workflow = select.getColumn(0).getString();
+    run = select.getColumn(1).getInt64() + 1;
+  }
+  SQLite::Statement remove(db, "DELETE FROM events WHERE execution_id = ?");
+  remove.bind(1, id);
+  remove.exec();
+  drop_timers_and_deferreds(id);
+  StatementUse event(insert_event);
+  event->bind(1, id);
+  event->bind(2, std::int64_t{0});
+  event->bind(3, static_cast<int>(EventType::kStarted));
+  event->bind(4, -1);
+  event->bind(5, workflow);
+  event->bind(6, store::continued_event_data(id, workflow, *write.continue_as_new, run));
+  event->bind(7, to_millis(write.continued_at));
+  event->exec();
+  SQLite::Statement update(
+      db,
+      "UPDATE executions SET input = ?2, run = ?3, status = 'running', waiting_on = '', "
+      "result = '', error = '', next_index = 1, updated_at = max(updated_at, ?4), "
+      "cancel_requested = CASE WHEN ?5 THEN 0 ELSE cancel_requested END WHERE id = ?1");
+  update.bind(1, id);
+  update.bind(2, *write.continue_as_new);
+  update.bind(3, run);
+  update.bind(4, to_millis(write.continued_at));
+  update.bind(5, write.clear_cancel ? 1 : 0);
+  update.exec();
+}
+
+void SqliteStore::Impl::drop_timers_and_deferreds(const std::string& id) {
+  for (const char* sql : {"DELETE FROM timers WHERE execution_id = ?",
+                          "DELETE FROM deferreds WHERE execution_id = ?"}) {
+    SQLite::Statement remove(db, sql);
+    remove.bind(1, id);
+    remove.exec();
+  }
+}
+
 void SqliteStore::Impl::mark(const std::string& id) {
   StatementUse insert(insert_runnable);
   insert->bind(1, id);
@@ -269,6 +317,8 @@ ExecutionRecord SqliteStore::Impl::decode_execution(SQLite::Statement& row) {
   r.cancel_requested = row.getColumn(8).getInt() != 0;
   r.created_at = from_millis(row.getColumn(9).getInt64());
   r.updated_at = from_millis(row.getColumn(10).getInt64());
+  r.run = row.getColumn(11).getInt64();
+  r.forked_from = row.getColumn(12).getString();
   return r;
 }
 

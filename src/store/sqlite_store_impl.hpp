@@ -16,7 +16,7 @@ namespace store {
 
 inline constexpr const char* kExecutionColumns =
     "id, workflow, input, status, waiting_on, result, error, next_index, cancel_requested, "
-    "created_at, updated_at";
+    "created_at, updated_at, run, forked_from";
 
 inline constexpr const char* kItemColumns =
     "seq, queue, key, payload, state, attempts, ready_at, lease_owner, lease_until, result, error, "
@@ -61,6 +61,10 @@ struct SqliteStore::Impl {
   std::optional<std::int64_t> stream_key_offset(const std::string& execution_id,
                                                 const std::string& key);
   ExecutionRecord decode_execution(SQLite::Statement& row);
+  // Replaces the execution's journal, timers and deferreds by the next run (ExecutionWrite).
+  void continue_as_new(const ExecutionWrite& write);
+  // Deletes the execution's timers and deferreds.
+  void drop_timers_and_deferreds(const std::string& id);
   Event decode_event(SQLite::Statement& row, const std::string& execution_id);
   // A row of kItemColumns; `seq` receives the enqueue sequence when not null.
   QueueItem decode_item(SQLite::Statement& row, std::int64_t* seq = nullptr);

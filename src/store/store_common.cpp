@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -48,6 +49,58 @@ std::string started_event_data(const NewExecution& execution) {
     }
   }
   return nlohmann::json{{"workflow", execution.workflow}, {"input", std::move(input)}}.dump();
+}
+
+std::string continued_event_data(const std::string& id, const std::string& workflow,
+                                 const std::string& input, std::int64_t run) {
+  nlohmann::json value;
+  try {
+    value = input.empty() ? nlohmann::json() : nlohmann::json::parse(input);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw StoreError(
+        fmt::format("execution {}: continue-as-new input is not valid JSON: {}", id, e.what()),
+        /*retryable=*/false);
+  }
+  return nlohmann::json{{"workflow", workflow}, {"input", std::move(value)}, {"run", run}}.dump();
+}
+
+void check_continue_as_new(const ExecutionWrite& write) {
+  if (write.continue_as_new && !write.continue_as_new->empty() &&
+      !nlohmann::json::accept(*write.continue_as_new)) {
+    throw StoreError(
+        fmt::format("execution {}: continue-as-new input is not valid JSON", write.execution_id),
+        /*retryable=*/false);
+  }
+}
+
+std::int32_t step_count(const std::vector<Event>& events) {
+  std::int32_t count = 0;
+  for (const Event& e : events) count = std::max(count, e.op + 1);
+  return count;
+}
+
+std::vector<Event> fork_events(const ExecutionRecord& source, const std::vector<Event>& events,
+                               const ForkRequest& request) {
+  nlohmann::json input =
+      source.input.empty() ? nlohmann::json() : nlohmann::json::parse(source.input);
+  std::vector<Event> out;
+  out.push_back(Event{.index = 0,
+                      .type = EventType::kStarted,
+                      .op = -1,
+                      .name = source.workflow,
+                      .data = nlohmann::json{{"workflow", source.workflow},
+                                             {"input", std::move(input)},
+                                             {"forked_from", source.id},
+                                             {"from_step", request.from_step}}
+                                  .dump(),
+                      .time = request.created_at});
+  for (const Event& e : events) {
+    if (e.index == 0 || e.op < 0 || e.op >= request.from_step) continue;
+    Event copy = e;
+    copy.index = static_cast<std::int64_t>(out.size());
+    out.push_back(std::move(copy));
+  }
+  return out;
 }
 
 bool is_valid_event_data(const std::string& data) {

@@ -23,6 +23,22 @@ inline TimePoint from_millis(std::int64_t ms) {
 // Throws StoreError (not retryable) naming the execution when the input is not JSON.
 std::string started_event_data(const NewExecution& execution);
 
+// The data of event 0 of a run started by continue-as-new: {"workflow", "input", "run"}.
+// Throws StoreError (not retryable) naming the execution when the input is not JSON.
+std::string continued_event_data(const std::string& id, const std::string& workflow,
+                                 const std::string& input, std::int64_t run);
+
+// Checks a write's continue_as_new input (JSON text); throws StoreError (not retryable).
+void check_continue_as_new(const ExecutionWrite& write);
+
+// The number of operations a journal holds: its highest op + 1 (0 for none).
+std::int32_t step_count(const std::vector<Event>& events);
+
+// The journal of a fork of `source` (see JournalStore::fork_execution): event 0 and the copied
+// events, renumbered. The caller has checked the request against step_count(events).
+std::vector<Event> fork_events(const ExecutionRecord& source, const std::vector<Event>& events,
+                               const ForkRequest& request);
+
 // Event data is JSON text, or empty for an event that carries none.
 bool is_valid_event_data(const std::string& data);
 

@@ -148,6 +148,35 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsQueueItems) {
   EXPECT_TRUE(store->acquire_permit(limit, TimePoint{Duration{5000}}).granted);
 }
 
+// A file as version-2 code left it: its executions come back as run 1, forked from nothing, and
+// the new operations work on them.
+TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 2);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
+                              updated_at)
+        VALUES ('done', 'publish', '{"n":1}', 'completed', '7', 3, 1000, 2000);
+      INSERT INTO events VALUES ('done', 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+      INSERT INTO events VALUES ('done', 1, 11, 0, 'now', '{"value":5}', 1500);
+      INSERT INTO events VALUES ('done', 2, 13, -1, '', '{"value":7}', 2000);
+    )sql");
+  }
+  auto store = open();
+  EXPECT_EQ(raw().execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+  ExecutionRecord r = *store->get_execution("done");
+  EXPECT_EQ(r.run, 1);
+  EXPECT_EQ(r.forked_from, "");
+  EXPECT_EQ(r.result, "7");
+  ForkRequest fork{.source_id = "done", .new_id = "again", .from_step = 1, .created_at = at(9)};
+  EXPECT_EQ(store->fork_execution(fork).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store->load_events("again", 0).size(), 2u);
+  EXPECT_EQ(store->delete_finished(TimePoint{std::chrono::seconds(3)}, 10), 1u);
+  EXPECT_FALSE(store->get_execution("done"));
+}
+
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with
 // rows written as that code wrote them.
 TEST_F(SqliteStoreFile, AVersion1FileMigratesToTheCurrentVersionKeepingItsData) {

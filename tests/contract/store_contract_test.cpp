@@ -990,6 +990,176 @@ TEST_P(StoreContract, ConcurrentCommitsToDistinctExecutionsAllLand) {
   }
 }
 
+// --- continue-as-new ------------------------------------------------------------------------
+
+TEST_P(StoreContract, ContinueAsNewReplacesTheJournalTimersAndDeferredsKeepingTheId) {
+  create("loop", 3, at(2));
+  ExecutionWrite timer = write_to("loop", 4);
+  timer.set_timers.push_back({.execution_id = "", .op = 0, .due = at(60)});
+  store_->commit(writes({timer}));
+  store_->resolve_deferred("loop", "approval", "true", at(3));
+  store_->request_cancel("loop");
+
+  ExecutionWrite next = write_to("loop", 4);
+  next.events.push_back(event(4));
+  next.continue_as_new = R"({"n":2})";
+  next.continued_at = at(10);
+  store_->commit(writes({next}));
+
+  ExecutionRecord r = record("loop");
+  EXPECT_EQ(r.run, 2);
+  EXPECT_EQ(r.input, R"({"n":2})");
+  EXPECT_EQ(r.next_index, 1);
+  EXPECT_EQ(r.status, ExecutionStatus::kRunning);
+  EXPECT_EQ(r.created_at, at(2));
+  EXPECT_TRUE(r.cancel_requested) << "an undelivered cancel carries over";
+  auto events = store_->load_events("loop", 0);
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0].type, EventType::kStarted);
+  EXPECT_EQ(events[0].time, at(10));
+  EXPECT_EQ(nlohmann::json::parse(events[0].data),
+            (nlohmann::json{{"workflow", "wf"}, {"input", {{"n", 2}}}, {"run", 2}}));
+  EXPECT_TRUE(store_->due_timers(at(100), 10).empty());
+  EXPECT_FALSE(store_->get_deferred("loop", "approval"));
+
+  // The next run journals from index 1; a writer of the old run is stale.
+  EXPECT_THROW(store_->commit(writes({append("loop", 5)})), StaleWriteError);
+  store_->commit(writes({append("loop", 1)}));
+  ExecutionWrite again = write_to("loop", 2);
+  again.continue_as_new = R"({"n":3})";
+  again.clear_cancel = true;
+  store_->commit(writes({again}));
+  EXPECT_EQ(record("loop").run, 3);
+  EXPECT_FALSE(record("loop").cancel_requested);
+}
+
+TEST_P(StoreContract, ContinueAsNewWithInputThatIsNotJsonChangesNothing) {
+  create("loop", 1);
+  ExecutionWrite next = write_to("loop", 2);
+  next.continue_as_new = "{not json";
+  EXPECT_THROW(store_->commit(writes({next})), StoreError);
+  EXPECT_EQ(record("loop").run, 1);
+  EXPECT_EQ(store_->load_events("loop", 0).size(), 2u);
+}
+
+// --- fork (restart from a step) ----------------------------------------------------------------
+
+// A finished execution with ops 0, 1, 2 (op 1 with two events) and an end event.
+void make_finished_source(JournalStore& store) {
+  store.commit(creates({new_execution("src", "wf", R"({"n":1})", at(1))}));
+  ExecutionWrite w = write_to("src", 1);
+  w.events = {event(1, EventType::kSideEffect, 0),
+              event(2, EventType::kActivityStarted, 1, R"({"attempt":1})"),
+              event(3, EventType::kActivityCompleted, 1, R"({"value":"x"})"),
+              event(4, EventType::kSideEffect, 2), event(5, EventType::kCompleted, -1)};
+  w.status = ExecutionStatus::kCompleted;
+  w.result = "1";
+  store.commit(writes({w}));
+}
+
+TEST_P(StoreContract, ForkCopiesTheEventsOfOperationsBeforeTheStep) {
+  make_finished_source(*store_);
+  ForkRequest request{.source_id = "src", .new_id = "copy", .from_step = 2, .created_at = at(9)};
+  ForkResult result = store_->fork_execution(request);
+  EXPECT_EQ(result.outcome, ForkOutcome::kForked);
+  EXPECT_EQ(result.step_count, 3);
+
+  ExecutionRecord r = record("copy");
+  EXPECT_EQ(r.workflow, "wf");
+  EXPECT_EQ(r.input, R"({"n":1})");
+  EXPECT_EQ(r.status, ExecutionStatus::kRunning);
+  EXPECT_EQ(r.forked_from, "src");
+  EXPECT_EQ(r.run, 1);
+  EXPECT_EQ(r.created_at, at(9));
+  EXPECT_EQ(r.next_index, 4);
+  auto events = store_->load_events("copy", 0);
+  ASSERT_EQ(events.size(), 4u);
+  EXPECT_EQ(nlohmann::json::parse(events[0].data).at("forked_from"), "src");
+  EXPECT_EQ(nlohmann::json::parse(events[0].data).at("from_step"), 2);
+  EXPECT_EQ(events[1].op, 0);
+  EXPECT_EQ(events[2].type, EventType::kActivityStarted);
+  EXPECT_EQ(events[3].type, EventType::kActivityCompleted);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, (std::int64_t)i);
+  EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"copy"});
+  EXPECT_EQ(record("src").status, ExecutionStatus::kCompleted) << "the source is unchanged";
+  EXPECT_EQ(store_->load_events("src", 0).size(), 6u);
+}
+
+TEST_P(StoreContract, ForkFromStepZeroAndFromTheEndAreInRange) {
+  make_finished_source(*store_);
+  ForkRequest first{.source_id = "src", .new_id = "zero", .from_step = 0, .created_at = at(9)};
+  EXPECT_EQ(store_->fork_execution(first).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store_->load_events("zero", 0).size(), 1u);
+  ForkRequest last{.source_id = "src", .new_id = "end", .from_step = 3, .created_at = at(9)};
+  EXPECT_EQ(store_->fork_execution(last).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store_->load_events("end", 0).size(), 5u) << "every op event, not the end event";
+}
+
+TEST_P(StoreContract, ForkIsRefusedForABadSourceStepOrIdAndChangesNothing) {
+  make_finished_source(*store_);
+  create("busy", 1);
+  auto fork = [&](std::string source, std::string id, std::int32_t step) {
+    return store_->fork_execution(
+        ForkRequest{.source_id = source, .new_id = id, .from_step = step, .created_at = at(9)});
+  };
+  EXPECT_EQ(fork("nope", "x", 0).outcome, ForkOutcome::kNoSuchSource);
+  EXPECT_EQ(fork("busy", "x", 0).outcome, ForkOutcome::kSourceUnfinished);
+  ForkResult out = fork("src", "x", 4);
+  EXPECT_EQ(out.outcome, ForkOutcome::kStepOutOfRange);
+  EXPECT_EQ(out.step_count, 3);
+  EXPECT_EQ(fork("src", "x", -1).outcome, ForkOutcome::kStepOutOfRange);
+  EXPECT_EQ(fork("src", "busy", 1).outcome, ForkOutcome::kIdTaken);
+  EXPECT_FALSE(store_->get_execution("x"));
+  EXPECT_EQ(store_->load_events("busy", 0).size(), 2u);
+  set_status("busy", ExecutionStatus::kNeedsAttention);
+  EXPECT_EQ(fork("busy", "x", 1).outcome, ForkOutcome::kForked) << "a parked source may fork";
+}
+
+// --- retention --------------------------------------------------------------------------------
+
+TEST_P(StoreContract, DeleteFinishedRemovesOnlyOldFinishedExecutionsWithTheirRows) {
+  for (const char* id : {"old-done", "old-failed", "old-waiting", "old-parked", "new-done"}) {
+    create(id, 1);
+  }
+  auto finish = [&](const std::string& id, ExecutionStatus status, TimePoint when) {
+    ExecutionWrite w = write_to(id, record(id).next_index);
+    w.events.push_back(event(w.expected_next_index, EventType::kCompleted, -1, "{}", when));
+    w.status = status;
+    store_->commit(writes({w}));
+  };
+  finish("old-done", ExecutionStatus::kCompleted, at(10));
+  finish("old-failed", ExecutionStatus::kFailed, at(11));
+  finish("old-waiting", ExecutionStatus::kWaiting, at(10));
+  finish("old-parked", ExecutionStatus::kNeedsAttention, at(10));
+  finish("new-done", ExecutionStatus::kCompleted, at(100));
+  ExecutionWrite timer = write_to("old-done", record("old-done").next_index);
+  timer.set_timers.push_back({.execution_id = "", .op = 0, .due = at(60)});
+  store_->commit(writes({timer}));
+  ASSERT_EQ(store_->enqueue(awaited_item("q", "k", "old-done", "q:1")), EnqueueOutcome::kEnqueued);
+  ASSERT_EQ(store_->lease_items("q", "w", 1, std::chrono::seconds(5), at(5)).size(), 1u);
+  ASSERT_TRUE(store_->complete_item("q", "k", "w", true, "1", at(6)));  // resolves + marks
+  ASSERT_EQ(store_->enqueue(awaited_item("q", "live", "old-waiting", "q:2")),
+            EnqueueOutcome::kEnqueued);
+
+  EXPECT_EQ(store_->delete_finished(at(50), 1), 1u) << "the limit holds";
+  EXPECT_FALSE(store_->get_execution("old-done")) << "oldest finish first";
+  EXPECT_EQ(store_->delete_finished(at(50), 10), 1u);
+  EXPECT_FALSE(store_->get_execution("old-failed"));
+  EXPECT_EQ(store_->delete_finished(at(50), 10), 0u);
+
+  EXPECT_TRUE(store_->load_events("old-done", 0).empty());
+  EXPECT_TRUE(store_->due_timers(at(100), 10).empty());
+  EXPECT_FALSE(store_->get_deferred("old-done", "q:1"));
+  EXPECT_FALSE(store_->get_item("q", "k")) << "the ended item it awaited goes too";
+  EXPECT_TRUE(store_->get_item("q", "live")) << "another execution's item stays";
+  EXPECT_TRUE(store_->take_runnable(10).empty()) << "its runnable mark goes too";
+  for (const char* id : {"old-waiting", "old-parked", "new-done"}) {
+    EXPECT_TRUE(store_->get_execution(id)) << id;
+    EXPECT_EQ(store_->load_events(id, 0).size(), 3u) << id;
+  }
+  EXPECT_EQ(list_ids(Query()), (std::vector<std::string>{"new-done", "old-parked", "old-waiting"}));
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Stores, StoreContract,
     ::testing::Values(

@@ -270,6 +270,14 @@ class FaultyStore final : public JournalStore {
     check_power("acquire_permit");
     return disk_->acquire_permit(limit, now);
   }
+  ForkResult fork_execution(const ForkRequest& request) override {
+    check_power("fork_execution");
+    return disk_->fork_execution(request);
+  }
+  std::size_t delete_finished(TimePoint finished_before, std::size_t limit) override {
+    check_power("delete_finished");
+    return disk_->delete_finished(finished_before, limit);
+  }
 
  private:
   [[noreturn]] void refuse(std::unique_lock<std::mutex>& lock, const char* where, Fault fault) {

@@ -463,13 +463,92 @@ TEST_F(DurableCliTest, ResumeOfAParkedExecutionMarksItRunning) {
   EXPECT_EQ(record(versioned_).status, ExecutionStatus::kRunning);
 }
 
-TEST_F(DurableCliTest, RestartIsNotSupportedYetWithItsOwnExitCode) {
-  Finished f = on_db("restart", {hello_, "--from-step", "1"});
-  EXPECT_EQ(f.status, 4);
-  expect_one_error_line(f, "not supported yet");
+TEST_F(DurableCliTest, RestartPrintsTheNewIdAndAnEngineRunsTheRestartedSteps) {
+  Finished f = on_db("restart", {flaky_, "--from-step", "0"});
+  ASSERT_EQ(f.status, 0) << f.err;
+  auto lines = lines_of(f.out);
+  ASSERT_EQ(lines.size(), 1u) << f.out;
+  const std::string fork = lines[0];
+  ExecutionRecord forked = record(fork);
+  EXPECT_EQ(forked.forked_from, flaky_);
+  EXPECT_EQ(forked.status, ExecutionStatus::kRunning);
+  EXPECT_EQ(forked.workflow, "flaky");
+
+  Json json =
+      json_of(on_db("restart", {hello_, "--from-step", "1", "--id", "hello-again", "--json"}));
+  EXPECT_EQ(json.at("execution"), "hello-again");
+  EXPECT_EQ(json.at("forked_from"), hello_);
+  // The host program, running again: step 0 (greet) of hello is replayed, the fork completes.
+  Engine engine(SqliteStore::open(db_), engine_options());
+  engine.add(kHello);
+  engine.add(kFlaky);
+  engine.add(kGate);
+  engine.add(kVersionedV2);
+  engine.start();
+  auto done = engine.wait("hello-again", kBound);
+  ASSERT_TRUE(done);
+  EXPECT_EQ(done->result, R"("hello, ada")");
+  EXPECT_EQ(engine.wait(fork, kBound)->status, ExecutionStatus::kFailed);
+  Json shown = json_of(on_db("show", {"hello-again", "--json"}));
+  EXPECT_EQ(shown.at("execution").at("forked_from"), hello_);
+}
+
+TEST_F(DurableCliTest, RestartRefusesBadInputWithOneLineAndChangesNothing) {
+  Finished unknown = on_db("restart", {"no-such-id", "--from-step", "0"});
+  EXPECT_EQ(unknown.status, 1);
+  expect_one_error_line(unknown, "no-such-id");
+  Finished range = on_db("restart", {hello_, "--from-step", "7"});
+  EXPECT_EQ(range.status, 1);
+  expect_one_error_line(range, "between 0 and 1");
+  Finished running = on_db("restart", {gates_["a"], "--from-step", "0"});
+  EXPECT_EQ(running.status, 1);
+  expect_one_error_line(running, "has not stopped");
+  Finished taken = on_db("restart", {hello_, "--from-step", "0", "--id", flaky_});
+  EXPECT_EQ(taken.status, 1);
+  expect_one_error_line(taken, "exists");
   Finished no_step = on_db("restart", {hello_});
   EXPECT_EQ(no_step.status, 2);
   expect_one_error_line(no_step, "--from-step");
+  Finished negative = on_db("restart", {hello_, "--from-step", "-1"});
+  EXPECT_EQ(negative.status, 2);
+  EXPECT_EQ(json_of(on_db("list", {"--json"})).at("executions").size(), 6u);
+}
+
+TEST_F(DurableCliTest, PruneDeletesOnlyFinishedExecutionsOlderThanTheDuration) {
+  Finished none = on_db("prune", {"--older-than", "1d"});
+  ASSERT_EQ(none.status, 0) << none.err;
+  EXPECT_NE(none.out.find("deleted 0 executions"), std::string::npos) << none.out;
+  Json json = json_of(on_db("prune", {"--older-than", "0s", "--json"}));
+  EXPECT_EQ(json.at("deleted"), 2) << "hello (completed) and flaky (failed)";
+  Json left = json_of(on_db("list", {"--json"}));
+  std::vector<std::string> ids = ids_in(left);
+  EXPECT_EQ(ids.size(), 4u);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), hello_), 0);
+  EXPECT_EQ(std::count(ids.begin(), ids.end(), versioned_), 1) << "needs attention: kept";
+
+  Finished bad = on_db("prune", {"--older-than", "soon"});
+  EXPECT_EQ(bad.status, 2);
+  expect_one_error_line(bad, "not a duration");
+  Finished missing = on_db("prune");
+  EXPECT_EQ(missing.status, 2);
+  expect_one_error_line(missing, "--older-than");
+}
+
+TEST_F(DurableCliTest, ListFiltersByCreationTime) {
+  Json all = json_of(on_db("list", {"--json"}));
+  ASSERT_EQ(all.at("executions").size(), 6u);
+  const std::string third = all["executions"][2].at("created_at");
+  Json after = json_of(on_db("list", {"--json", "--created-after", third}));
+  EXPECT_GE(after.at("executions").size(), 4u) << "the third and later (inclusive bound)";
+  Json before = json_of(on_db("list", {"--json", "--created-before", third}));
+  EXPECT_EQ(after.at("executions").size() + before.at("executions").size(), 6u);
+  Json recent = json_of(on_db("list", {"--json", "--created-after", "1h"}));
+  EXPECT_EQ(recent.at("executions").size(), 6u);
+  Json future = json_of(on_db("list", {"--json", "--created-before", "1h"}));
+  EXPECT_EQ(future.at("executions").size(), 0u);
+  Finished bad = on_db("list", {"--created-after", "yesterday"});
+  EXPECT_EQ(bad.status, 2);
+  expect_one_error_line(bad, "--created-after 'yesterday'");
 }
 
 TEST_F(DurableCliTest, AMissingDatabaseIsAnErrorAndIsNotCreated) {
@@ -509,7 +588,7 @@ TEST_F(DurableCliTest, HelpListsTheVerbsAndTheExitCodes) {
   Finished help = durable({"--help"});
   EXPECT_EQ(help.status, 0);
   for (const char* verb :
-       {"list", "show", "events", "resolve", "reject", "cancel", "resume", "restart"}) {
+       {"list", "show", "events", "resolve", "reject", "cancel", "resume", "restart", "prune"}) {
     EXPECT_NE(help.out.find(verb), std::string::npos) << verb;
   }
   EXPECT_NE(help.out.find("Exit status"), std::string::npos) << help.out;

@@ -74,6 +74,11 @@ void release(ExecutionCore& core, int op) noexcept;
 // Describes an op for error messages ("activity 'draft' (operation 3) of execution X").
 std::string describe_op(ExecutionCore& core, int op);
 
+// Ends this run of the workflow and starts the next with `input`
+// (WorkflowContext::continue_as_new). The calling coroutine is never resumed. Throws DecodeError if
+// `input` does not fit the workflow.
+void continue_as_new(ExecutionCore& core, Json input);
+
 // See WorkflowContext::patched and deprecate_patch.
 bool patched(ExecutionCore& core, std::string_view change_id, bool record);
 Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make);
