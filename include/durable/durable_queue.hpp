@@ -93,7 +93,8 @@ class DurableQueue {
 
   // Enqueues `payload` under the key "<execution id>/<operation index>" (from the second run of
   // an execution that continued as new, "<execution id>/run<N>/<operation index>", the form of
-  // ActivityContext::idempotency_key) and waits for the item's result (or throws QueueItemFailed, or Cancelled). Workflow code only.
+  // ActivityContext::idempotency_key) and waits for the item's result (or throws QueueItemFailed,
+  // or Cancelled). Workflow code only.
   Op<R> process(WorkflowContext& ctx, const P& payload) const {
     return process(ctx, payload, std::string_view{});
   }

@@ -235,9 +235,8 @@ void Engine::resume(const std::string& id) {
   write.execution_id = id;
   write.expected_next_index = record->next_index;
   write.status = ExecutionStatus::kRunning;
-  write.stream.push_back(
-      detail::status_stream_entry(*write.status, {}, {}, record->next_index, record->run,
-                                  impl_->clock().now()));
+  write.stream.push_back(detail::status_stream_entry(*write.status, {}, {}, record->next_index,
+                                                     record->run, impl_->clock().now()));
   CommitBatch batch;
   batch.writes.push_back(std::move(write));
   impl_->store().commit(batch);

@@ -477,8 +477,8 @@ void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string
   w.expected_next_index = record.next_index;
   w.status = ExecutionStatus::kNeedsAttention;
   w.error = Json{{"type", type}, {"message", message}}.dump();
-  w.stream.push_back(status_stream_entry(*w.status, {}, w.error, record.next_index, record.run,
-                                         clock_->now()));
+  w.stream.push_back(
+      status_stream_entry(*w.status, {}, w.error, record.next_index, record.run, clock_->now()));
   try {
     CommitBatch batch;
     batch.writes.push_back(std::move(w));

@@ -1148,6 +1148,8 @@ TEST_P(StoreContract, DeleteFinishedRemovesOnlyOldFinishedExecutionsWithTheirRow
   EXPECT_EQ(store_->delete_finished(at(50), 10), 0u);
 
   EXPECT_TRUE(store_->load_events("old-done", 0).empty());
+  EXPECT_TRUE(store_->read_stream("old-done", 0, 10).empty()) << "its event stream goes too";
+  EXPECT_FALSE(store_->read_stream("new-done", 0, 10).empty());
   EXPECT_TRUE(store_->due_timers(at(100), 10).empty());
   EXPECT_FALSE(store_->get_deferred("old-done", "q:1"));
   EXPECT_FALSE(store_->get_item("q", "k")) << "the ended item it awaited goes too";

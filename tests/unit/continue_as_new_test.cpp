@@ -3,6 +3,7 @@
 // run or the new one, never a mix; a token of an earlier run resolves nothing in a later one.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <future>
 #include <mutex>
@@ -78,6 +79,17 @@ const Workflow<int(int)> kRacer{"racer", [](WorkflowContext& ctx, int run) -> Ta
                                   co_return run;
                                 }};
 
+// Every run reports its progress, has a queue item processed under the default key, and
+// continues until the limit: each run's progress and each run's item are its own.
+const DurableQueue<int, int> kSquarer{"squarer"};
+const Workflow<int(Loop)> kReporter{
+    "reporter", [](WorkflowContext& ctx, Loop s) -> Task<int> {
+      ctx.report_progress({{"i", s.i}});
+      int v = co_await kSquarer.process(ctx, s.i);
+      if (s.i >= s.limit) co_return s.total + v;
+      co_return co_await ctx.continue_as_new(Loop{s.i + 1, s.limit, s.total + v});
+    }};
+
 const Workflow<int(std::string)> kWrongType{
     "wrong-type", [](WorkflowContext& ctx, std::string) -> Task<int> {
       co_return co_await ctx.continue_as_new(42);  // an int for a string workflow
@@ -93,6 +105,7 @@ class ContinueAsNewTest : public EngineTest {
       e.add(kWaiter);
       e.add(kWrongType);
       e.add(kRacer);
+      e.add(kReporter);
       e.add(kGo);
     });
   }
@@ -177,6 +190,39 @@ TEST_F(ContinueAsNewTest, ATimerOfAnEarlierRunNeverFiresInTheNextRun) {
       << "run 2's sleep at operation 0 is not woken by run 1's timer";
   clock_.advance(1h);
   EXPECT_EQ(h.get(), 2);
+}
+
+TEST_F(ContinueAsNewTest, EveryRunsProgressStaysOnTheOneEventStreamAndEachRunGetsItsOwnQueueItem) {
+  Engine& engine = up();
+  std::atomic<int> squared{0};
+  WorkerOptions worker;
+  worker.poll_interval = std::chrono::milliseconds(5);
+  engine.add_worker(
+      kSquarer,
+      [&](int x) {
+        ++squared;
+        return x * x;
+      },
+      worker);
+  auto h = engine.start(kReporter, Loop{1, 3, 0});
+  EXPECT_EQ(h.get(), 1 + 4 + 9) << "run 2 and 3 did not join run 1's item (same operation index)";
+  EXPECT_EQ(squared.load(), 3);
+  EXPECT_EQ(engine.queue_item(kSquarer, h.id() + "/0")->result, "1");
+  EXPECT_EQ(engine.queue_item(kSquarer, h.id() + "/run3/0")->result, "9");
+
+  std::vector<int> progress;
+  std::vector<std::string> statuses;
+  for (const StreamEntry& entry : store_->read_stream(h.id(), 0, 1000)) {
+    Json data = Json::parse(entry.data);
+    if (entry.kind == "progress") progress.push_back(data.at("i").get<int>());
+    if (entry.kind == "status") statuses.push_back(data.at("status").get<std::string>());
+  }
+  EXPECT_EQ(progress, (std::vector<int>{1, 2, 3})) << "same keys in every run, none deduplicated";
+  ASSERT_FALSE(statuses.empty());
+  EXPECT_EQ(statuses.front(), "started");
+  EXPECT_EQ(statuses.back(), "completed");
+  EXPECT_EQ(std::count(statuses.begin(), statuses.end(), "waiting"), 3)
+      << "each run's wait on its item is on the stream";
 }
 
 TEST_F(ContinueAsNewTest, AnInputOfTheWrongTypeFailsTheWorkflow) {
