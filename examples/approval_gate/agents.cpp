@@ -16,7 +16,6 @@ using durable::ActivityContext;
 using durable::claude::AgentRequest;
 using durable::claude::AgentResult;
 using durable::claude::EventSink;
-using durable::claude::StreamEvent;
 using durable::claude::Transport;
 
 std::mutex g_settings_mutex;
@@ -38,8 +37,9 @@ std::uint32_t fingerprint(std::string_view text) {
   return hash;
 }
 
-// Wraps a transport to announce each attempt as a progress step, record it in the effects log
-// and print the query's stream as it arrives. Transparent otherwise: same result, same errors.
+// Wraps a transport to announce each attempt on the event stream and record it in the effects
+// log (Claude's output reaches the stream through AgentActivity). Transparent otherwise: same
+// result, same errors.
 class ObservedTransport final : public Transport {
  public:
   ObservedTransport(std::shared_ptr<Transport> inner, std::string_view name, Step step,
@@ -52,22 +52,9 @@ class ObservedTransport final : public Transport {
                              ? how_
                              : how_ + ", resuming session " + request.resume_session_id;
     if (ctx.attempt() > 1) detail += ", attempt " + std::to_string(ctx.attempt());
-    progress().step(step_, detail);
+    ctx.report_progress(progress_entry(step_, detail, name_));
     record_effect(name_);
-    auto lines = progress().stream(name_);
-    const EventSink print = lines->sink();
-    const EventSink both = [&](const StreamEvent& event) {
-      sink(event);
-      print(event);
-    };
-    try {
-      AgentResult result = inner_->query(request, ctx, both);
-      lines->finish();
-      return result;
-    } catch (...) {
-      lines->finish();
-      throw;
-    }
+    return inner_->query(request, ctx, sink);
   }
 
  private:

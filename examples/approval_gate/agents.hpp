@@ -34,7 +34,7 @@ struct Agents {
   durable::claude::AgentActivity plan;
   durable::claude::AgentActivity carry_out;
 };
-// The activities for `request.transport`, reporting each attempt to progress() and to the
+// The activities for `request.transport`, reporting each attempt on the event stream and to the
 // effects log. Throws std::invalid_argument for a transport name it does not know.
 std::shared_ptr<const Agents> make_agents(const Request& request);
 

@@ -179,15 +179,21 @@ TransportChoice choose_transport(const Arguments& args) {
   return choice;
 }
 
-// The request the execution for `task` was started with, if there is one.
-std::optional<Request> started_request(durable::JournalStore& store, const std::string& task) {
+struct StartedExecution {
+  std::string id;
+  Request request;  // what it was started with
+};
+
+// The execution for `task`, if there is one.
+std::optional<StartedExecution> started_execution(durable::JournalStore& store,
+                                                  const std::string& task) {
   durable::ListQuery query{.workflow = kApprovalGate.name()};
   for (;;) {
     const durable::ListPage page = store.list_executions(query);
     for (const auto& execution : page.executions) {
       auto input = durable::Json::parse(execution.input, nullptr, /*allow_exceptions=*/false);
       if (input.is_object() && input.value("task", std::string()) == task) {
-        return input.get<Request>();
+        return StartedExecution{execution.id, input.get<Request>()};
       }
     }
     if (page.next_page_token.empty()) return std::nullopt;
@@ -221,8 +227,8 @@ int run(const std::string& program, const Arguments& args) {
   auto store = durable::SqliteStore::open(db);
   // An execution keeps the transport it started with: refuse to continue one that cannot run
   // here, rather than let its next query fail for good.
-  if (auto existing = started_request(*store, request.task);
-      existing && existing->transport == "messages" && !env_set("ANTHROPIC_API_KEY") &&
+  const auto existing = started_execution(*store, request.task);
+  if (existing && existing->request.transport == "messages" && !env_set("ANTHROPIC_API_KEY") &&
       !env_set("ANTHROPIC_AUTH_TOKEN")) {
     print_error(
         "the execution for this task uses the messages transport; set ANTHROPIC_API_KEY "
@@ -233,14 +239,18 @@ int run(const std::string& program, const Arguments& args) {
   engine.add(kApprovalGate);
   engine.add(kApproval);
 
+  // Progress is printed from the execution's event stream. A re-attached execution's stream is
+  // read up to here before the engine runs it, so that only what happens from now on is printed
+  // (a restart prints nothing twice); a new one is read from its start.
+  std::optional<durable::StreamSubscription> stream;
+  if (existing) {
+    stream = engine.subscribe(existing->id);
+    while (!stream->drain().empty()) {
+    }
+  }
   const durable::TimePoint before = engine.clock().now();
-  // The workflow starts running at once; its first lines wait until these are out.
-  struct HeldOutput {
-    HeldOutput() { hold_output(); }
-    ~HeldOutput() { release_output(); }
-  };
-  auto held = std::make_optional<HeldOutput>();
   const std::string id = engine.start(kApprovalGate, request).id();
+  if (!stream) stream = engine.subscribe(id);
   const auto record = engine.describe(id);
   // A re-attached execution keeps the request it was started with.
   const auto started_with = durable::Json::parse(record->input).get<Request>();
@@ -259,22 +269,33 @@ int run(const std::string& program, const Arguments& args) {
     if (!record->waiting_on.empty()) where += " on " + record->waiting_on;
     say("execution: " + id + " (re-attached; it was " + where + ")");
   }
-  held.reset();
 
-  // Progress the workflow cannot print itself: the token again after a restart (announcing it
-  // is once-only), and "waiting" only once the wait is journaled, so that it is true.
-  std::optional<durable::ExecutionRecord> final_record;
+  // The token and "waiting", once the wait for a decision is journaled (so that it is true):
+  // checked at a status change, and at once for a re-attached execution that already waits.
+  ProgressPrinter printer;
   bool past_the_gate = false;
-  while (!(final_record = engine.wait(id, kProgressPollInterval))) {
-    if (past_the_gate) continue;
+  auto check_the_gate = [&] {
+    if (past_the_gate) return;
     const Progress now = read_progress(engine.history(id));
     if (now.decided) {
       past_the_gate = true;
     } else if (now.awaiting_approval) {
       if (now.token) announce_token(*now.token);
-      progress().step(Step::kWaiting,
-                      now.deadline ? "until " + format_time(*now.deadline) : std::string());
+      printer.step(Step::kWaiting,
+                   now.deadline ? "until " + format_time(*now.deadline) : std::string());
       past_the_gate = true;
+    }
+  };
+  if (existing) check_the_gate();
+  std::optional<durable::ExecutionRecord> final_record;
+  while (!final_record) {
+    if (auto entry = stream->next(kProgressPollInterval)) {
+      printer.entry(*entry);
+      if (entry->kind == "status") check_the_gate();
+    } else if (stream->ended() || (final_record = engine.wait(id, durable::Duration::zero()))) {
+      // Finished (or parked, whose stream goes on): print what is left, then the report.
+      for (const auto& rest : stream->drain()) printer.entry(rest);
+      if (!final_record) final_record = engine.wait(id);
     }
   }
   Report report = make_report(*final_record, engine.history(id));

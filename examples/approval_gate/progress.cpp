@@ -2,74 +2,25 @@
 
 #include <cstdio>
 #include <mutex>
-#include <optional>
-#include <thread>
-#include <vector>
 
 namespace approval_gate {
 namespace {
 
-using durable::claude::StreamEvent;
-using durable::claude::StreamEventKind;
-
 std::mutex g_console_mutex;
-std::optional<std::thread::id> g_holder;
-std::vector<std::string> g_held_lines;
 
-void write_line(const std::string& line) {
-  std::fputs(line.c_str(), stdout);
-  std::fputc('\n', stdout);
-  std::fflush(stdout);
+using durable::Json;
+
+// The member `name` of `data` if it is an object that has one, or null.
+const Json* member(const Json& data, const char* name) {
+  if (!data.is_object()) return nullptr;
+  auto it = data.find(name);
+  return it == data.end() ? nullptr : &*it;
 }
 
-class LineStream final : public ProgressPrinter::Stream {
- public:
-  explicit LineStream(std::string label) : prefix_("  " + std::move(label) + " | ") {}
-
-  durable::claude::EventSink sink() override {
-    return [this](const StreamEvent& event) { on_event(event); };
-  }
-
-  void finish() override {
-    std::lock_guard lock(mutex_);
-    if (!pending_.empty()) say(prefix_ + pending_);
-    pending_.clear();
-  }
-
- private:
-  void on_event(const StreamEvent& event) {
-    std::lock_guard lock(mutex_);
-    if (event.kind == StreamEventKind::kText) {
-      pending_ += event.text;
-      for (std::size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
-        say(prefix_ + pending_.substr(0, nl));
-        pending_.erase(0, nl + 1);
-      }
-    } else if (event.kind == StreamEventKind::kToolUse) {
-      say(prefix_ + "[tool] " + event.data.value("name", std::string("?")));
-    } else if (event.kind == StreamEventKind::kMessage) {
-      // A CLI transcript message: its text (a kText event that follows) starts a new line, and
-      // an assistant message's tool calls are shown by name.
-      if (!pending_.empty()) say(prefix_ + pending_);
-      pending_.clear();
-      const nlohmann::json& data = event.data;
-      if (!data.is_object() || data.value("type", "") != "assistant") return;
-      auto message = data.find("message");
-      if (message == data.end() || !message->is_object()) return;
-      auto content = message->find("content");
-      if (content == message->end() || !content->is_array()) return;
-      for (const auto& block : *content) {
-        if (block.is_object() && block.value("type", "") == "tool_use") {
-          say(prefix_ + "[tool] " + block.value("name", std::string("?")));
-        }
-      }
-    }
-  }
-
-  std::mutex mutex_;
-  std::string prefix_;
-  std::string pending_;
-};
+std::string string_member(const Json& data, const char* name) {
+  const Json* value = member(data, name);
+  return value && value->is_string() ? value->get<std::string>() : std::string();
+}
 
 }  // namespace
 
@@ -97,40 +48,61 @@ std::string_view to_string(Step step) {
   return "?";
 }
 
+Json progress_entry(Step step, std::string_view detail, std::string_view query) {
+  Json data{{"step", to_string(step)}};
+  if (!detail.empty()) data["detail"] = detail;
+  if (!query.empty()) data["query"] = query;
+  return data;
+}
+
 void ProgressPrinter::step(Step step, std::string_view detail) {
   std::string line(to_string(step));
   if (!detail.empty()) line += " (" + std::string(detail) + ")";
   say(line);
 }
 
-std::unique_ptr<ProgressPrinter::Stream> ProgressPrinter::stream(std::string label) {
-  return std::make_unique<LineStream>(std::move(label));
+void ProgressPrinter::entry(const durable::StreamEntry& entry) {
+  const Json data = Json::parse(entry.data.empty() ? "{}" : entry.data, nullptr, false);
+  const std::string prefix = "  " + label_ + " | ";
+  if (entry.kind == "progress") {
+    flush();
+    std::string line = string_member(data, "step");
+    if (line.empty()) return;
+    if (std::string detail = string_member(data, "detail"); !detail.empty()) {
+      line += " (" + detail + ")";
+    }
+    say(line);
+    if (std::string query = string_member(data, "query"); !query.empty()) label_ = query;
+  } else if (entry.kind == "claude.text") {
+    const Json* index = member(data, "index");
+    std::int64_t at = index && index->is_number_integer() ? index->get<std::int64_t>() : 0;
+    if (at != pending_index_) flush();  // a new content block starts a new line
+    pending_index_ = at;
+    pending_ += string_member(data, "text");
+    for (std::size_t nl; (nl = pending_.find('\n')) != std::string::npos;) {
+      say(prefix + pending_.substr(0, nl));
+      pending_.erase(0, nl + 1);
+    }
+  } else if (entry.kind == "claude.tool_use") {
+    flush();
+    std::string name = string_member(data, "name");
+    say(prefix + "[tool] " + (name.empty() ? "?" : name));
+  } else if (entry.kind == "claude.message" || entry.kind == "claude.result") {
+    flush();  // a CLI transcript message or the query's end: the text so far is a whole line
+  }
 }
 
-ProgressPrinter& progress() {
-  static ProgressPrinter printer;
-  return printer;
+void ProgressPrinter::flush() {
+  if (!pending_.empty()) say("  " + label_ + " | " + pending_);
+  pending_.clear();
+  pending_index_ = -1;
 }
 
 void say(const std::string& line) {
   std::lock_guard lock(g_console_mutex);
-  if (g_holder && *g_holder != std::this_thread::get_id()) {
-    g_held_lines.push_back(line);
-  } else {
-    write_line(line);
-  }
-}
-
-void hold_output() {
-  std::lock_guard lock(g_console_mutex);
-  g_holder = std::this_thread::get_id();
-}
-
-void release_output() {
-  std::lock_guard lock(g_console_mutex);
-  g_holder.reset();
-  for (const auto& line : g_held_lines) write_line(line);
-  g_held_lines.clear();
+  std::fputs(line.c_str(), stdout);
+  std::fputc('\n', stdout);
+  std::fflush(stdout);
 }
 
 }  // namespace approval_gate

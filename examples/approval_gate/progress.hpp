@@ -1,22 +1,20 @@
 // ProgressPrinter: the one place where approval_gate prints progress while it happens.
 //
-// Two feeds today:
-//   - step(): the workflow's step boundaries (printed only while the workflow runs live, never
-//     during a replay) and `run`'s own look at the journal ("waiting for approval");
-//   - stream(): a Claude query's EventSink, turned into indented lines as text arrives.
-// When executions get their own event stream (ctx.report_progress / engine.subscribe), the
-// workflow reports the same Steps through it and `run` feeds step() from engine.subscribe: only
-// the callers change, not what is printed.
+// Everything it prints comes from the execution's event stream, which `run` follows with
+// engine.subscribe: the workflow's steps and each query's start ("progress" entries that
+// progress_entry() makes), and Claude's output as AgentActivity publishes it ("claude.text",
+// "claude.tool_use", "claude.message", "claude.result"). The stream is durable and exactly once,
+// so a `run` started again after a kill prints what happens from then on, and nothing twice.
 //
-// Thread-safe: steps come from the scheduler and from `run`'s thread, stream events from
-// activity worker threads. Every line is written whole and flushed.
+// Thread-safety: say() may be called from any thread (every line is written whole and flushed);
+// a ProgressPrinter is used by one thread, the one following the stream.
 #pragma once
 
-#include <memory>
 #include <string>
 #include <string_view>
 
-#include <durable/claude/event_sink.hpp>
+#include <durable/codec.hpp>
+#include <durable/stream_entry.hpp>
 
 namespace approval_gate {
 
@@ -35,33 +33,29 @@ enum class Step {
 // The words a step prints as: "plan drafted", "waiting for approval", …
 std::string_view to_string(Step step);
 
+// The data of a "progress" entry for `step`: {"step": words, "detail"?, "query"?}. `query` names
+// the Claude query whose output follows (its lines are printed under that label).
+durable::Json progress_entry(Step step, std::string_view detail = {}, std::string_view query = {});
+
 class ProgressPrinter {
  public:
   // Prints "<step>" or "<step> (<detail>)" on one line.
   void step(Step step, std::string_view detail = {});
 
-  // A sink for one Claude query: text is printed line by line as "  <label> | <line>" as soon
-  // as each line is complete, tool calls as "  <label> | [tool] <name>". finish() prints what is
-  // left of an unfinished last line; call it when the query ends, however it ends.
-  class Stream {
-   public:
-    virtual ~Stream() = default;
-    virtual durable::claude::EventSink sink() = 0;
-    virtual void finish() = 0;
-  };
-  std::unique_ptr<Stream> stream(std::string label);
+  // Prints one entry of the stream: a progress entry as a step; Claude's text line by line as
+  // "  <query> | <line>" once each line is complete (the rest when the query's result arrives),
+  // and its tool calls as "  <query> | [tool] <name>". Other kinds print nothing.
+  void entry(const durable::StreamEntry& entry);
+
+ private:
+  void flush();
+
+  std::string label_ = "claude";
+  std::string pending_;  // the unfinished last line of Claude's text
+  std::int64_t pending_index_ = -1;
 };
 
-// The process's printer (the example has one console).
-ProgressPrinter& progress();
-
-// One line of console output, flushed; shared by the printer, the token announcement and `run`.
+// One line of console output, flushed.
 void say(const std::string& line);
-
-// While held, say() from any thread but the holder's keeps lines back (in order) instead of
-// printing them; releasing prints them. `run` holds output from starting the engine until it has
-// said which execution this is, so the workflow's first steps never come before that.
-void hold_output();
-void release_output();
 
 }  // namespace approval_gate

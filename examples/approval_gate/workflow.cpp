@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 
 #include "agents.hpp"
 #include "duration.hpp"
@@ -20,7 +19,6 @@ using durable::WorkflowContext;
 using durable::claude::AgentRequest;
 using durable::claude::AgentResult;
 
-std::once_flag g_token_once;
 std::string g_program = "approval_gate";
 std::string g_db;
 
@@ -34,22 +32,21 @@ std::string shell_quote(const std::string& text) {
   return quoted + "'";
 }
 
-// Offline, publishing is printing; a real deployment would notify a reviewer here.
-const durable::Activity<void(std::string)> kPublishToken{std::string(kPublishActivity),
-                                                         [](std::string token) {
-                                                           record_effect(kPublishActivity);
-                                                           announce_token(token);
-                                                         }};
+// A real deployment would notify a reviewer here; `run` prints the token once the wait for the
+// decision is journaled (main.cpp), so publishing is only recorded.
+const durable::Activity<void(std::string)> kPublishToken{
+    std::string(kPublishActivity), [](std::string) { record_effect(kPublishActivity); }};
 
 const durable::Activity<void(std::string)> kWithdrawPlan{
-    std::string(kWithdrawActivity), [](std::string plan) {
+    std::string(kWithdrawActivity), [](durable::ActivityContext& actx, std::string plan) {
       record_effect(kWithdrawActivity);
-      progress().step(Step::kWithdrawing, fmt::format("compensation: {:.50}...", plan));
+      actx.report_progress(
+          progress_entry(Step::kWithdrawing, fmt::format("compensation: {:.50}...", plan)));
     }};
 
-// Reports a step from workflow code only when it runs live: a replay after a restart is silent.
-void report_live(WorkflowContext& ctx, Step step, std::string_view detail = {}) {
-  if (!ctx.is_replaying()) progress().step(step, detail);
+// Reports a step on the execution's event stream (exactly once: a replay appends nothing again).
+void report(WorkflowContext& ctx, Step step, std::string_view detail = {}) {
+  ctx.report_progress(progress_entry(step, detail));
 }
 
 Task<Outcome> run_approval_gate(WorkflowContext& ctx, Request request) {
@@ -61,34 +58,32 @@ Task<Outcome> run_approval_gate(WorkflowContext& ctx, Request request) {
     throw std::runtime_error("planning produced no plan (stop reason '" + plan.stop_reason + "')");
   }
   ctx.compensate(kWithdrawPlan, plan.text);
-  report_live(
-      ctx, Step::kPlanDrafted,
-      fmt::format("{} lines from {}", std::count(plan.text.begin(), plan.text.end(), '\n') + 1,
-                  plan.model.empty() ? request.transport : plan.model));
+  report(ctx, Step::kPlanDrafted,
+         fmt::format("{} lines from {}", std::count(plan.text.begin(), plan.text.end(), '\n') + 1,
+                     plan.model.empty() ? request.transport : plan.model));
 
   const Duration timeout{request.approval_timeout_ms};
   co_await ctx.run(kPublishToken, ctx.token(kApproval));
   std::optional<Decision> decision = co_await ctx.await(kApproval, timeout);
   if (!decision) {
     const std::string why = "no decision within " + format_duration(timeout);
-    report_live(ctx, Step::kRejected, "timed out: " + why);
+    report(ctx, Step::kRejected, "timed out: " + why);
     throw NotApproved("timed out: " + why);
   }
   if (!decision->approved) {
-    report_live(ctx, Step::kRejected, "rejected: " + decision->reason);
+    report(ctx, Step::kRejected, "rejected: " + decision->reason);
     throw NotApproved("rejected: " + decision->reason);
   }
-  report_live(ctx, Step::kApproved,
-              decision->reason.empty() ? "no reason given" : decision->reason);
+  report(ctx, Step::kApproved, decision->reason.empty() ? "no reason given" : decision->reason);
 
   const Duration cool_down{request.cool_down_ms};
-  report_live(ctx, Step::kCoolingDown, format_duration(cool_down) + ", durably");
+  report(ctx, Step::kCoolingDown, format_duration(cool_down) + ", durably");
   co_await ctx.sleep("cool-down", cool_down);
 
   const AgentRequest carrying = carry_out_request(request, plan, *decision);
   const AgentResult result = co_await ctx.run(agents->carry_out, carrying);
-  report_live(ctx, Step::kDone,
-              result.is_error ? "ended early: " + result.stop_reason : "the plan is carried out");
+  report(ctx, Step::kDone,
+         result.is_error ? "ended early: " + result.stop_reason : "the plan is carried out");
   co_return Outcome{
       plan.text, decision->reason,
       result.is_error ? "(ended early: " + result.stop_reason + ") " + result.text : result.text};
@@ -115,13 +110,11 @@ void set_command_context(std::string program, std::string db) {
 }
 
 void announce_token(const std::string& token) {
-  std::call_once(g_token_once, [&] {
-    const std::string prefix = shell_quote(g_program);
-    const std::string db = shell_quote(g_db);
-    say("approval token: " + token);
-    say("to approve: " + prefix + " approve --db " + db + " " + token);
-    say("to reject:  " + prefix + " reject --db " + db + " " + token + " --reason TEXT");
-  });
+  const std::string prefix = shell_quote(g_program);
+  const std::string db = shell_quote(g_db);
+  say("approval token: " + token);
+  say("to approve: " + prefix + " approve --db " + db + " " + token);
+  say("to reject:  " + prefix + " reject --db " + db + " " + token + " --reason TEXT");
 }
 
 }  // namespace approval_gate

@@ -59,9 +59,9 @@ inline constexpr std::string_view kWithdrawActivity = "withdraw_plan";
 // e2e tests count runs across processes and restarts.
 void record_effect(std::string_view step);
 
-// Prints the approval token and the commands that decide it, at most once per process: the
-// publishing activity calls it, and so does `run` when it re-attaches to an execution that
-// published its token before a restart. `program` and `db` make the printed commands exact.
+// Prints the approval token and the commands that decide it; `run` calls it once the wait for the
+// decision is journaled (or on re-attaching to an execution that waits). `program` and `db` make
+// the printed commands exact.
 void set_command_context(std::string program, std::string db);
 void announce_token(const std::string& token);
 
