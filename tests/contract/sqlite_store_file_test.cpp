@@ -99,9 +99,9 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   EXPECT_TRUE(db.tableExists("rate_limits"));
 }
 
-// A file as durable 0.2 (schema version 2) left it: an execution created before streams existed
-// has an empty stream that appends start at offset 0.
-TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3AndOldExecutionsGetStreams) {
+// A file as durable 0.2 (schema version 2) left it: its executions come back as run 1, forked from
+// nothing, with empty event streams; its queue items stay; every version-3 operation works on it.
+TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 2);
@@ -111,50 +111,6 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3AndOldExecutionsGetStream
         VALUES ('old', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000);
       INSERT INTO events VALUES ('old', 0, 1, -1, 'publish',
                                  '{"input":{"n":1},"workflow":"publish"}', 1000);
-    )sql");
-    ASSERT_FALSE(db.tableExists("stream_entries"));
-  }
-  auto store = open();
-  EXPECT_EQ(raw().execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
-  EXPECT_EQ(store->load_events("old", 0).size(), 1u);
-  EXPECT_TRUE(store->read_stream("old", 0, 10).empty());
-  NewStreamEntry entry;
-  entry.kind = "log";
-  entry.data = R"({"line":"hello"})";
-  EXPECT_EQ(store->append_stream("old", {entry}), std::vector<std::int64_t>{0});
-  EXPECT_EQ(store->read_stream("old", 0, 10).at(0).data, R"({"line":"hello"})");
-}
-
-// A file at schema version 2 gains the version-3 tables and keeps its queue items.
-TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsQueueItems) {
-  {
-    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    store::migrate(db, path_, 2);
-    db.exec(R"sql(
-      INSERT INTO queue_items (queue, key, payload, state, ready_at, enqueued_at, updated_at)
-        VALUES ('resize', 'k1', '{"w":10}', 1, 1000, 1000, 1000);
-    )sql");
-    ASSERT_FALSE(db.tableExists("rate_limits"));
-  }
-  auto store = open();
-  {
-    SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
-    EXPECT_TRUE(db.tableExists("rate_limits"));
-  }
-  EXPECT_EQ(store->get_item("resize", "k1")->payload, R"({"w":10})");
-  RateLimit limit{
-      .name = "api", .kind = RateLimitKind::kFixedWindow, .permits = 1, .period = Duration{1000}};
-  EXPECT_TRUE(store->acquire_permit(limit, TimePoint{Duration{5000}}).granted);
-}
-
-// A file as version-2 code left it: its executions come back as run 1, forked from nothing, and
-// the new operations work on them.
-TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
-  {
-    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
-    store::migrate(db, path_, 2);
-    db.exec(R"sql(
       INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
                               updated_at)
         VALUES ('done', 'publish', '{"n":1}', 'completed', '7', 3, 1000, 2000);
@@ -162,10 +118,36 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
                                  '{"input":{"n":1},"workflow":"publish"}', 1000);
       INSERT INTO events VALUES ('done', 1, 11, 0, 'now', '{"value":5}', 1500);
       INSERT INTO events VALUES ('done', 2, 13, -1, '', '{"value":7}', 2000);
+      INSERT INTO queue_items (queue, key, payload, state, ready_at, enqueued_at, updated_at)
+        VALUES ('resize', 'k1', '{"w":10}', 1, 1000, 1000, 1000);
     )sql");
+    ASSERT_FALSE(db.tableExists("stream_entries"));
+    ASSERT_FALSE(db.tableExists("rate_limits"));
   }
   auto store = open();
-  EXPECT_EQ(raw().execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+    EXPECT_TRUE(db.tableExists("stream_entries"));
+    EXPECT_TRUE(db.tableExists("rate_limits"));
+  }
+  EXPECT_EQ(store->load_events("old", 0).size(), 1u);
+  EXPECT_EQ(store->get_item("resize", "k1")->payload, R"({"w":10})");
+
+  // Event streams: an execution created before them has an empty one that appends start at 0.
+  EXPECT_TRUE(store->read_stream("old", 0, 10).empty());
+  NewStreamEntry entry;
+  entry.kind = "log";
+  entry.data = R"({"line":"hello"})";
+  EXPECT_EQ(store->append_stream("old", {entry}), std::vector<std::int64_t>{0});
+  EXPECT_EQ(store->read_stream("old", 0, 10).at(0).data, R"({"line":"hello"})");
+
+  // Rate limits.
+  RateLimit limit{
+      .name = "api", .kind = RateLimitKind::kFixedWindow, .permits = 1, .period = Duration{1000}};
+  EXPECT_TRUE(store->acquire_permit(limit, TimePoint{Duration{5000}}).granted);
+
+  // Management: run 1, forked from nothing; fork and retention work.
   ExecutionRecord r = *store->get_execution("done");
   EXPECT_EQ(r.run, 1);
   EXPECT_EQ(r.forked_from, "");
