@@ -356,7 +356,8 @@ class JournalStore {
   // {"workflow", "input", "forked_from", "from_step"}), then, renumbered from 1 in their original
   // order, every source event with 0 <= op < from_step. Execution-level events (op -1: the end,
   // compensation_started) are not copied. The new execution is marked runnable in the same
-  // transaction. Refused, changing nothing, when the source is unknown, not finished (completed,
+  // transaction; its event stream starts afresh with entry 0, a "started" status entry that
+  // also names the source and the step. Refused, changing nothing, when the source is unknown, not finished (completed,
   // failed, cancelled) and not needing attention, from_step is out of range, or new_id exists.
   virtual ForkResult fork_execution(const ForkRequest& request) = 0;
 

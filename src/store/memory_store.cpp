@@ -627,6 +627,7 @@ ForkResult MemoryStore::fork_execution(const ForkRequest& request) {
   fork.record.created_at = request.created_at;
   fork.record.updated_at = request.created_at;
   fork.record.forked_from = request.source_id;
+  fork.append(store::forked_stream_entry(request, fork.record.workflow));
   s.by_created.insert({request.created_at, request.new_id});
   Execution& stored = s.executions.emplace(request.new_id, std::move(fork)).first->second;
   s.mark_runnable(stored);

@@ -302,6 +302,8 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
       row->bind(7, to_millis(e.time));
       row->exec();
     }
+    impl_->append_stream_entry(request.new_id,
+                               store::forked_stream_entry(request, source->workflow));
     impl_->mark(request.new_id);
     transaction.commit();
     return result;

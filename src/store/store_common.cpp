@@ -147,6 +147,17 @@ NewStreamEntry started_stream_entry(const NewExecution& execution) {
       .key = "status:started"};
 }
 
+NewStreamEntry forked_stream_entry(const ForkRequest& request, const std::string& workflow) {
+  return NewStreamEntry{.kind = "status",
+                        .data = nlohmann::json{{"status", "started"},
+                                               {"workflow", workflow},
+                                               {"forked_from", request.source_id},
+                                               {"from_step", request.from_step}}
+                                    .dump(),
+                        .time = request.created_at,
+                        .key = "status:started"};
+}
+
 void check_new_queue_item(const NewQueueItem& item) {
   auto refuse = [&](std::string_view why) {
     throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): {}", item.queue, item.key, why),

@@ -53,6 +53,9 @@ void check_stream_entries(const std::string& execution_id,
 
 // Stream entry 0, written by creation: {"status":"started","workflow":...}, key "status:started".
 NewStreamEntry started_stream_entry(const NewExecution& execution);
+// The same for an execution fork_execution creates, whose stream starts afresh: data also names
+// the source and the step ({"forked_from", "from_step"}).
+NewStreamEntry forked_stream_entry(const ForkRequest& request, const std::string& workflow);
 
 // Checks what enqueue() refuses without looking at the store: an empty queue or key, a payload
 // neither empty nor JSON, only one of the two waiter fields. Throws StoreError (not retryable)

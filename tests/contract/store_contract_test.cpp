@@ -1080,6 +1080,13 @@ TEST_P(StoreContract, ForkCopiesTheEventsOfOperationsBeforeTheStep) {
   EXPECT_EQ(events[2].type, EventType::kActivityStarted);
   EXPECT_EQ(events[3].type, EventType::kActivityCompleted);
   for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, (std::int64_t)i);
+  auto stream = store_->read_stream("copy", 0, 10);
+  ASSERT_EQ(stream.size(), 1u) << "a stream of its own, started afresh";
+  EXPECT_EQ(stream[0].kind, "status");
+  EXPECT_EQ(
+      nlohmann::json::parse(stream[0].data),
+      (nlohmann::json{
+          {"status", "started"}, {"workflow", "wf"}, {"forked_from", "src"}, {"from_step", 2}}));
   EXPECT_EQ(store_->take_runnable(10), std::vector<std::string>{"copy"});
   EXPECT_EQ(record("src").status, ExecutionStatus::kCompleted) << "the source is unchanged";
   EXPECT_EQ(store_->load_events("src", 0).size(), 6u);
