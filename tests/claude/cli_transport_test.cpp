@@ -18,6 +18,7 @@
 #include "claude/loopback_server.hpp"
 #include "durable/claude/cli_transport.hpp"
 #include "durable/claude/errors.hpp"
+#include "support/process_liveness.hpp"
 
 namespace durable::claude {
 namespace {
@@ -224,20 +225,9 @@ TEST_F(CliTransportTest, TheChildDiesWhenTheProcessThatStartedItIsKilled) {
   ASSERT_EQ(::kill(runner, SIGKILL), 0);
   ASSERT_EQ(::waitpid(runner, nullptr, 0), runner);
 
-  // Gone, or a zombie waiting for an init that may never reap it: either way no longer running.
-  auto running = [claude] {
-    if (::kill(claude, 0) != 0) return false;
-    std::ifstream stat("/proc/" + std::to_string(claude) + "/stat");
-    std::string line;
-    std::getline(stat, line);
-    auto close_paren = line.rfind(')');
-    return close_paren == std::string::npos || line.substr(close_paren + 2, 1) != "Z";
-  };
-  auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (running() && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(10ms);
-  EXPECT_FALSE(running()) << "fake claude " << claude << " outlived the process that started it";
-  if (running()) ::kill(claude, SIGKILL);
+  EXPECT_TRUE(durable::testing::stops_running_within(claude, 10s))
+      << "fake claude " << claude << " outlived the process that started it";
+  if (durable::testing::process_is_running(claude)) ::kill(claude, SIGKILL);
 }
 
 // The real Claude Code CLI, if there is one: $DURABLE_CLAUDE_CLI, the configured

@@ -2,7 +2,8 @@
 //
 //   FAKE_CLAUDE_SCRIPT         the transcript to print, line by line (blank and non-JSON too)
 //   FAKE_CLAUDE_RESUME_SCRIPT  if set, the transcript for runs given --resume=ID instead
-//   FAKE_CLAUDE_RECORD         if set, a file where it writes {"argv","stdin","entrypoint","cwd"}
+//   FAKE_CLAUDE_RECORD         if set, a file where it writes {"argv","stdin","entrypoint","cwd",
+//                              "pid"}
 //   FAKE_CLAUDE_LOG            if set, a file it appends that same JSON to, one line per run
 //
 // It first reads stdin to its end (the SDK protocol: the user message, then EOF). Directive lines
@@ -36,6 +37,7 @@ int main(int argc, char** argv) {
     r["entrypoint"] = entry ? entry : "";
     char cwd[4096];
     r["cwd"] = getcwd(cwd, sizeof cwd) ? cwd : "";
+    r["pid"] = getpid();
     if (record) std::ofstream(record) << r.dump();
     if (log) std::ofstream(log, std::ios::app) << r.dump() << "\n";
   }

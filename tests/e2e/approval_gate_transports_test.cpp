@@ -3,10 +3,14 @@
 // with a dummy key), and `--transport cli` against the stand-in `claude` that replays NDJSON.
 // Requests are counted where they arrive: a query interrupted by SIGKILL is sent again after the
 // restart, a completed one never; and the key never reaches the database or the output.
+#include <chrono>
+#include <thread>
+
 #include <nlohmann/json.hpp>
 
 #include "claude/loopback_server.hpp"
 #include "e2e/approval_gate_fixture.hpp"
+#include "support/process_liveness.hpp"
 
 namespace durable {
 namespace {
@@ -257,6 +261,63 @@ TEST_F(ApprovalGateTest, WithTheCliTransportCarryingOutResumesThePlansSession) {
       << invocations[1]["stdin"];
   EXPECT_EQ(invocations[1]["stdin"].get<std::string>().find("1. Find the flag."),
             std::string::npos);
+}
+
+// The stand-in's runs, one JSON object a line ({"argv", "stdin", "pid", ...}), once `count` of them
+// have started (bounded wait: each is a process starting); fewer if they never did.
+std::vector<json> cli_runs(const std::filesystem::path& log, std::size_t count = 0) {
+  std::vector<json> runs;
+  auto deadline = std::chrono::steady_clock::now() + kBound;
+  do {
+    runs.clear();
+    std::ifstream in(log);
+    for (std::string line; std::getline(in, line);) runs.push_back(json::parse(line));
+    if (runs.size() >= count) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  } while (std::chrono::steady_clock::now() < deadline);
+  return runs;
+}
+
+// A `run` SIGKILLed while Claude Code plans takes the CLI down with it (no orphaned agent goes on
+// with the task), and the `run` started again runs the plan query again, and only that.
+TEST_F(ApprovalGateTest, ARunKilledWhileClaudeCodePlansTakesTheCliWithItAndPlansOnceMore) {
+  const auto plan_script = dir_ / "plan.ndjson";
+  const auto resume_script = dir_ / "resume.ndjson";
+  const auto runs = dir_ / "claude-runs.log";
+  const std::string plan = transcript("sess-e2e-plan", "1. Find the flag.\n2. Rename it.");
+  // The first plan query never ends: Claude Code has started (its init line) and then hangs.
+  std::ofstream(plan_script) << plan.substr(0, plan.find('\n') + 1) << "#hang\n";
+  std::ofstream(resume_script) << transcript("sess-e2e-plan", "Renamed it.");
+  env_ = {"FAKE_CLAUDE_SCRIPT=" + plan_script.string(),
+          "FAKE_CLAUDE_RESUME_SCRIPT=" + resume_script.string(),
+          "FAKE_CLAUDE_LOG=" + runs.string()};
+  const std::vector<std::string> cli = {"--transport", "cli", "--claude-path", FAKE_CLAUDE_PATH};
+
+  auto first = start_run(cli);
+  ASSERT_TRUE(first->wait_for_line("planning (running Claude Code", kBound)) << first->out();
+  auto started = cli_runs(runs, 1);
+  ASSERT_EQ(started.size(), 1u) << first->out() << first->err();
+  const pid_t claude = started[0]["pid"].get<pid_t>();
+  ASSERT_TRUE(testing::process_is_running(claude));
+  first->kill_hard();
+  EXPECT_EQ(finish(*first).status, 128 + SIGKILL);
+  EXPECT_TRUE(testing::stops_running_within(claude, kBound))
+      << "the Claude Code CLI (pid " << claude << ") outlived the run that started it";
+  if (testing::process_is_running(claude)) ::kill(claude, SIGKILL);
+
+  std::ofstream(plan_script, std::ios::trunc) << plan;
+  auto second = start_run(cli);
+  std::string token = token_of(*second);
+  ASSERT_TRUE(second->wait_for_line("waiting for approval", kBound)) << second->out();
+  EXPECT_EQ(decide("approve", token, "go").status, 0);
+  Finished done = finish(*second);
+  EXPECT_EQ(done.status, 0) << done.out << done.err;
+  EXPECT_NE(done.out.find("planning (running Claude Code"), std::string::npos) << done.out;
+  EXPECT_NE(done.out.find("attempt 2)"), std::string::npos) << done.out;
+  EXPECT_NE(report_of(done.out).find("Renamed it."), std::string::npos) << done.out;
+  EXPECT_EQ(cli_runs(runs).size(), 3u) << "the plan twice (killed, then whole), the carry-out once";
+  EXPECT_EQ(effects(),
+            (std::map<std::string, int>{{"plan", 2}, {"publish_token", 1}, {"carry_out", 1}}));
 }
 
 }  // namespace
