@@ -357,16 +357,17 @@ class JournalStore {
   // order, every source event with 0 <= op < from_step. Execution-level events (op -1: the end,
   // compensation_started) are not copied. The new execution is marked runnable in the same
   // transaction; its event stream starts afresh with entry 0, a "started" status entry that
-  // also names the source and the step. Refused, changing nothing, when the source is unknown, not finished (completed,
-  // failed, cancelled) and not needing attention, from_step is out of range, or new_id exists.
+  // also names the source and the step. Refused, changing nothing, when the source is unknown,
+  // not finished (completed, failed, cancelled) and not needing attention, from_step is out of
+  // range, or new_id exists.
   virtual ForkResult fork_execution(const ForkRequest& request) = 0;
 
   // Deletes up to `limit` executions that finished (completed, failed, cancelled) with
   // updated_at < finished_before, oldest first, each with its events, timers, deferreds,
-  // runnable mark and the ended (done or failed) queue items it awaited. Never touches an
-  // unfinished execution (running, waiting, needing attention). Returns how many it deleted.
-  // A finished child deleted while its parent still waits is seen by the parent as
-  // "no longer exists" (a failure).
+  // runnable mark, event stream and the ended (done or failed) queue items it awaited. Never
+  // touches an unfinished execution (running, waiting, needing attention) or rate-limit state.
+  // Returns how many it deleted. A finished child deleted while its parent still waits is seen
+  // by the parent as "no longer exists" (a failure).
   virtual std::size_t delete_finished(TimePoint finished_before, std::size_t limit) = 0;
 
   // A random per-store secret used to authenticate tokens; created on first use and stable for
