@@ -123,6 +123,10 @@ struct ExecutionWrite {
   std::optional<std::string> continue_as_new{};
   bool clear_cancel = false;
   TimePoint continued_at{};  // the time of the new event 0 (and updated_at)
+  // Set by a writer that produced every event's and stream entry's data with a JSON serialiser
+  // (the engine does): the store still checks the numbering and the kinds but does not parse the
+  // data again. Without it, data that is not JSON is refused (StoreError, not retryable).
+  bool data_is_serialized_json = false;
 };
 
 struct CommitBatch {

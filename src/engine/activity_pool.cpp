@@ -15,13 +15,17 @@ void ActivityPool::start() {
   for (std::size_t i = 0; i < size_; ++i) threads_.emplace_back([this] { work(); });
 }
 
-void ActivityPool::submit(std::function<void()> job) {
+void ActivityPool::submit_all(std::vector<std::function<void()>>& jobs) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
-    jobs_.push_back(std::move(job));
+    for (auto& job : jobs) jobs_.push_back(std::move(job));
   }
-  cv_.notify_one();
+  if (jobs.size() >= size_) {
+    cv_.notify_all();
+  } else {
+    for (std::size_t i = 0; i < jobs.size(); ++i) cv_.notify_one();
+  }
 }
 
 void ActivityPool::stop() {

@@ -19,7 +19,9 @@ class ActivityPool {
   ActivityPool& operator=(const ActivityPool&) = delete;
 
   void start();
-  void submit(std::function<void()> job);
+  // Queues every job of `jobs` under one lock and wakes as many workers as there are jobs (at
+  // most all of them). Moves from `jobs`.
+  void submit_all(std::vector<std::function<void()>>& jobs);
   // Runs the jobs already running to their end, drops queued ones, joins the threads.
   void stop();
 

@@ -112,11 +112,14 @@ std::string Engine::start_execution(std::string_view workflow, const Json& input
   spec->check_input(input);
   NewExecution execution;
   execution.workflow = spec->name;
+  execution.created_at = impl_->clock().now();
   execution.id = idempotency_key
                      ? detail::execution_id_for(spec->name, *idempotency_key)
-                     : fmt::format("{}-{:016x}", spec->name, detail::secure_random_u64());
+                     : detail::random_execution_id(
+                           spec->name, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                           execution.created_at.time_since_epoch())
+                                           .count());
   execution.input = input.dump();
-  execution.created_at = impl_->clock().now();
   if (!impl_->started()) start();
   return impl_->create(std::move(execution));
 }
@@ -161,11 +164,14 @@ std::string Engine::restart(const std::string& id, std::int32_t from_step, Resta
   if (!record) throw NoSuchExecution("no execution with id " + id);
   ForkRequest request;
   request.source_id = id;
-  request.new_id = options.id
-                       ? *options.id
-                       : fmt::format("{}-{:016x}", record->workflow, detail::secure_random_u64());
-  request.from_step = from_step;
   request.created_at = impl_->clock().now();
+  request.new_id =
+      options.id ? *options.id
+                 : detail::random_execution_id(
+                       record->workflow, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                             request.created_at.time_since_epoch())
+                                             .count());
+  request.from_step = from_step;
   ForkResult result = impl_->store().fork_execution(request);
   switch (result.outcome) {
     case ForkOutcome::kForked:

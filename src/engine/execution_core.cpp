@@ -292,6 +292,7 @@ ExecutionWrite ExecutionCore::take_write() {
   ExecutionWrite w;
   w.execution_id = id_;
   w.expected_next_index = committed_next_;
+  w.data_is_serialized_json = true;  // every event and entry is made with Json::dump()
   w.events = std::move(pending_);
   pending_.clear();
   w.set_timers = std::move(set_timers_);

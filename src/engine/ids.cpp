@@ -5,6 +5,7 @@
 #include <openssl/rand.h>
 
 #include <fmt/format.h>
+#include <algorithm>
 #include <array>
 
 #include "durable/errors.hpp"
@@ -45,6 +46,11 @@ std::string execution_id_for(std::string_view workflow, std::string_view idempot
   id.push_back('-');
   id.append(sha256_hex(input), 0, kExecutionIdHexChars);
   return id;
+}
+
+std::string random_execution_id(std::string_view workflow, std::int64_t now_ms) {
+  const auto ms = static_cast<std::uint64_t>(std::max<std::int64_t>(now_ms, 0)) & 0xFFFF'FFFF'FFFF;
+  return fmt::format("{}-{:012x}{:016x}", workflow, ms, secure_random_u64());
 }
 
 std::string format_uuid_v4(std::uint64_t hi, std::uint64_t lo) {

@@ -13,6 +13,12 @@ namespace durable::detail {
 // coincide, and a key's bytes cannot shift into the workflow name.
 std::string execution_id_for(std::string_view workflow, std::string_view idempotency_key);
 
+// "<workflow>-<12 hex digits: milliseconds since the epoch at `now`><16 random hex digits>": the
+// id of an execution started without a key. Time-ordered, so executions started together are
+// neighbours in the store's (execution, index) B-trees and a group commit touches few pages
+// (random ids scattered each commit's rows over as many pages as executions).
+std::string random_execution_id(std::string_view workflow, std::int64_t now_ms);
+
 // The RFC 4122 version-4 UUID (lowercase 8-4-4-4-12) whose random bits are taken from hi (first
 // 8 bytes, big-endian) and lo: the version nibble and the variant bits are overwritten. A pure
 // function: the engine journals the random bits, so replay yields the same UUID.

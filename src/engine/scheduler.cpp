@@ -73,7 +73,7 @@ void Scheduler::stop() {
     idle_ = true;
   }
   idle_cv_.notify_all();
-  notify_final();
+  notify_all_final();
 }
 
 void Scheduler::post(std::function<void()> fn) {
@@ -197,15 +197,12 @@ void Scheduler::arm(ExecutionCore& core, int op, TimePoint due, TimerKind kind, 
 
 void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState& st) {
   ++stats_.activity_attempts;
-  {
-    std::lock_guard lock(inbox_mutex_);
-    ++activities_in_flight_;
-  }
   if (st.spec->options.timeout.count() > 0) {
     arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
   }
-  pool_.submit([this, id = core.id(), run = core.run(), op, attempt, spec = st.spec, call = st.call,
-                flag = st.cancel_flag] {
+  // Handed to the pool at the end of the round (flush_dispatches), all at once.
+  dispatched_.push_back([this, id = core.id(), run = core.run(), op, attempt, spec = st.spec,
+                         call = st.call, flag = st.cancel_flag] {
     ActivityContext ctx(id, spec->name, op, attempt, flag, activity_stream_, run);
     bool ok = false;
     bool non_retryable = false;
@@ -233,6 +230,16 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   });
 }
 
+void Scheduler::flush_dispatches() {
+  if (dispatched_.empty()) return;
+  {
+    std::lock_guard lock(inbox_mutex_);
+    activities_in_flight_ += dispatched_.size();
+  }
+  pool_.submit_all(dispatched_);
+  dispatched_.clear();
+}
+
 void Scheduler::loop() {
   for (;;) {
     std::vector<std::function<void()>> work;
@@ -245,6 +252,7 @@ void Scheduler::loop() {
     poll_store();
     run_ready();
     commit();
+    flush_dispatches();
 
     std::unique_lock lock(inbox_mutex_);
     if (stopping_) return;
@@ -374,7 +382,6 @@ void Scheduler::commit() {
   }
   if (any_stream) hub_->notify();
   ready_.clear();
-  bool any_final = false;
   for (ExecutionCore* core : cores) {
     core->set_queued(false);
     core->on_committed();
@@ -401,9 +408,10 @@ void Scheduler::commit() {
   enqueues_.clear();
   std::vector<std::string> parents_to_wake;
   std::vector<std::string> continued;  // ended by continue-as-new: load their next run
+  std::vector<std::string> finished_ids;
   for (ExecutionCore* core : cores) {
     if (core->finished()) {
-      any_final = true;
+      finished_ids.push_back(core->id());
       auto parent = child_parents_.find(core->id());
       if (parent != child_parents_.end()) parents_to_wake.push_back(parent->second);
       if (core->continued_as_new()) continued.push_back(core->id());
@@ -416,7 +424,7 @@ void Scheduler::commit() {
     std::lock_guard lock(stats_mutex_);
     published_ = stats_;
   }
-  if (any_final) notify_final();
+  if (!finished_ids.empty()) notify_final(finished_ids);
 }
 
 void Scheduler::restore_writes(CommitBatch& batch) {
@@ -488,7 +496,7 @@ void Scheduler::park_unloadable(const ExecutionRecord& record, const std::string
                       e.what()));
   }
   hub_->notify();
-  notify_final();
+  notify_final({record.id});
 }
 
 void Scheduler::recover() {
@@ -514,12 +522,28 @@ std::optional<ExecutionRecord> Scheduler::wait_final(const std::string& id,
                                                      std::optional<Duration> timeout) {
   auto deadline = std::chrono::steady_clock::now() +
                   (timeout ? std::chrono::nanoseconds(*timeout) : std::chrono::hours(24 * 365));
-  for (;;) {
-    std::uint64_t generation;
-    {
-      std::lock_guard lock(final_mutex_);
-      generation = final_generation_;
+  // Registered before the store is read, so that a finish committed after the read wakes us.
+  FinalWaiter me;
+  {
+    std::lock_guard lock(final_mutex_);
+    final_waiters_.emplace(id, &me);
+  }
+  struct Unregister {
+    Scheduler* scheduler;
+    const std::string& id;
+    FinalWaiter* waiter;
+    ~Unregister() {
+      std::lock_guard lock(scheduler->final_mutex_);
+      auto [first, last] = scheduler->final_waiters_.equal_range(id);
+      for (auto it = first; it != last; ++it) {
+        if (it->second == waiter) {
+          scheduler->final_waiters_.erase(it);
+          break;
+        }
+      }
     }
+  } unregister{this, id, &me};
+  for (;;) {
     auto record = store_->get_execution(id);
     if (!record) throw NoSuchExecution("no execution with id " + id);
     if (is_final(record->status) || record->status == ExecutionStatus::kNeedsAttention) {
@@ -529,17 +553,29 @@ std::optional<ExecutionRecord> Scheduler::wait_final(const std::string& id,
     if (now >= deadline) return std::nullopt;
     // Finishing in this engine notifies; another process's finish is seen by polling.
     std::unique_lock lock(final_mutex_);
-    final_cv_.wait_until(lock, std::min(deadline, now + options_.store_poll_interval),
-                         [&] { return final_generation_ != generation; });
+    me.cv.wait_until(lock, std::min(deadline, now + options_.store_poll_interval),
+                     [&] { return me.woken; });
+    me.woken = false;
   }
 }
 
-void Scheduler::notify_final() {
-  {
-    std::lock_guard lock(final_mutex_);
-    ++final_generation_;
+void Scheduler::notify_final(const std::vector<std::string>& ids) {
+  std::lock_guard lock(final_mutex_);
+  for (const auto& id : ids) {
+    auto [first, last] = final_waiters_.equal_range(id);
+    for (auto it = first; it != last; ++it) {
+      it->second->woken = true;
+      it->second->cv.notify_one();
+    }
   }
-  final_cv_.notify_all();
+}
+
+void Scheduler::notify_all_final() {
+  std::lock_guard lock(final_mutex_);
+  for (auto& [id, waiter] : final_waiters_) {
+    waiter->woken = true;
+    waiter->cv.notify_one();
+  }
 }
 
 void Scheduler::wait_idle() {

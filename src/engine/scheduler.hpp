@@ -102,7 +102,11 @@ class Scheduler {
   void recover();
   void park_unloadable(const ExecutionRecord& record, const std::string& type,
                        const std::string& message);
-  void notify_final();
+  // Wakes wait_final() callers waiting on `ids` (or all of them): a finish wakes only the
+  // handles waiting on it, not every waiting thread.
+  void notify_final(const std::vector<std::string>& ids);
+  void notify_all_final();
+  void flush_dispatches();
 
   std::shared_ptr<JournalStore> store_;
   EngineOptions options_;
@@ -129,9 +133,12 @@ class Scheduler {
   std::size_t activities_in_flight_ = 0;
   std::thread thread_;
 
+  struct FinalWaiter {
+    std::condition_variable cv;
+    bool woken = false;  // under final_mutex_
+  };
   std::mutex final_mutex_;
-  std::condition_variable final_cv_;
-  std::uint64_t final_generation_ = 0;
+  std::unordered_multimap<std::string, FinalWaiter*> final_waiters_;  // id -> waiting callers
 
   mutable std::mutex stats_mutex_;
   EngineStats published_;  // a snapshot of stats_, refreshed after each commit
@@ -143,6 +150,9 @@ class Scheduler {
   std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
   std::vector<PendingCreate> creates_;
   std::vector<NewQueueItem> enqueues_;
+  // Activity attempts dispatched this round: one hand-off to the pool per round, not per attempt
+  // (a wake-up per attempt let woken workers preempt the scheduler mid-round on few cores).
+  std::vector<std::function<void()>> dispatched_;
   std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
   std::chrono::steady_clock::time_point last_poll_{};
   int commit_failures_ = 0;

@@ -291,7 +291,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
       throw StaleWriteError(write.execution_id, write.expected_next_index, actual);
     }
     store::check_write_events(write);
-    store::check_stream_entries(write.execution_id, write.stream);
+    store::check_stream_entries(write.execution_id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
     for (const TimerEntry& timer : write.set_timers) {
       if (!timer.execution_id.empty() && current_next(timer.execution_id) < 0) {

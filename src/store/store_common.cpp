@@ -117,7 +117,7 @@ void check_write_events(const ExecutionWrite& write) {
                       write.execution_id, expected, event.index, write.expected_next_index),
           /*retryable=*/false);
     }
-    if (!is_valid_event_data(event.data)) {
+    if (!write.data_is_serialized_json && !is_valid_event_data(event.data)) {
       throw StoreError(fmt::format("execution {}, event {}: data is not valid JSON",
                                    write.execution_id, event.index),
                        /*retryable=*/false);
@@ -127,7 +127,7 @@ void check_write_events(const ExecutionWrite& write) {
 }
 
 void check_stream_entries(const std::string& execution_id,
-                          const std::vector<NewStreamEntry>& entries) {
+                          const std::vector<NewStreamEntry>& entries, bool check_data) {
   for (std::size_t i = 0; i < entries.size(); ++i) {
     auto refuse = [&](std::string_view why) {
       throw StoreError(fmt::format("execution {}: stream entry {} of the append (kind '{}'): {}",
@@ -135,7 +135,7 @@ void check_stream_entries(const std::string& execution_id,
                        /*retryable=*/false);
     };
     if (entries[i].kind.empty()) refuse("the kind is empty");
-    if (!is_valid_event_data(entries[i].data)) refuse("data is not valid JSON");
+    if (check_data && !is_valid_event_data(entries[i].data)) refuse("data is not valid JSON");
   }
 }
 

@@ -42,14 +42,15 @@ std::vector<Event> fork_events(const ExecutionRecord& source, const std::vector<
 // Event data is JSON text, or empty for an event that carries none.
 bool is_valid_event_data(const std::string& data);
 
-// Checks that `write.events` are numbered expected_next_index, +1, ... and carry valid data.
+// Checks that `write.events` are numbered expected_next_index, +1, ... and carry valid data (not
+// parsed when the write says its data is serialised JSON).
 // Throws StoreError (not retryable) naming the execution and the offending index.
 void check_write_events(const ExecutionWrite& write);
 
 // Checks stream entries (an append or a write's `stream`): a kind, data empty or JSON. Throws
 // StoreError (not retryable) naming the execution and the entry's position.
 void check_stream_entries(const std::string& execution_id,
-                          const std::vector<NewStreamEntry>& entries);
+                          const std::vector<NewStreamEntry>& entries, bool check_data = true);
 
 // Stream entry 0, written by creation: {"status":"started","workflow":...}, key "status:started".
 NewStreamEntry started_stream_entry(const NewExecution& execution);

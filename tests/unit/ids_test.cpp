@@ -35,6 +35,14 @@ TEST(ExecutionId, SplitOfWorkflowAndKeyIsUnambiguous) {
             execution_id_for(std::string("a\0", 2), "b"));
 }
 
+TEST(RandomExecutionId, HasTheDocumentedFormAndSortsByStartTime) {
+  const std::string early = random_execution_id("publish", 1'700'000'000'000);
+  const std::string later = random_execution_id("publish", 1'700'000'000'001);
+  EXPECT_TRUE(std::regex_match(early, std::regex("publish-018bcfe56800[0-9a-f]{16}"))) << early;
+  EXPECT_LT(early, later);
+  EXPECT_NE(random_execution_id("publish", 5), random_execution_id("publish", 5));
+}
+
 TEST(ExecutionId, ManyKeysGiveDistinctIds) {
   std::set<std::string> ids;
   for (int i = 0; i < 10000; ++i) ids.insert(execution_id_for("w", std::to_string(i)));
