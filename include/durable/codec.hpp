@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <string>
 #include <string_view>
 #include <type_traits>
 
@@ -55,6 +56,22 @@ T decode(const Json& json, std::string_view where) {
     } catch (const Json::exception& e) {
       throw DecodeError(std::string(where) +
                         " does not decode into the declared type: " + e.what());
+    }
+  }
+}
+
+// As decode, but the context is built (`where()`, returning a std::string) only when decoding
+// fails: for hot paths such as every value a workflow takes from its journal.
+template <class T, class Where>
+requires std::is_invocable_r_v<std::string, Where&> T decode_lazily(const Json& json,
+                                                                    Where&& where) {
+  if constexpr (std::is_void_v<T>) {
+    return;
+  } else {
+    try {
+      return json.get<T>();
+    } catch (const Json::exception& e) {
+      throw DecodeError(where() + " does not decode into the declared type: " + e.what());
     }
   }
 }

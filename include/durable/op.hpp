@@ -86,7 +86,8 @@ class [[nodiscard]] Op {
         detail::release(*core, op_);
         return;
       } else {
-        T value = decode<T>(out->data, detail::describe_op(*core, op_) + ": journaled value");
+        T value = decode_lazily<T>(
+            out->data, [&] { return detail::describe_op(*core, op_) + ": journaled value"; });
         detail::release(*core, op_);
         return value;
       }
