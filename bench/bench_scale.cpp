@@ -3,7 +3,7 @@
 // fires while they sit idle. See bench/README.md.
 //
 //   bench_scale [--executions N] [--store sqlite|memory] [--starters T] [--timer-ms D]
-//               [--timer-runs R] [--json]
+//               [--timer-runs R] [--max-cached M] [--json]
 #include <fmt/format.h>
 
 #include <atomic>
@@ -30,12 +30,14 @@ struct Options {
   int starters = 32;
   int timer_ms = 200;
   int timer_runs = 10;
+  std::size_t max_cached = EngineOptions{}.max_cached_waiting;
   bool json = false;
 };
 
 Options parse(int argc, char** argv) {
-  Args args(argc, argv, {"--json"},
-            {"--executions", "--store", "--starters", "--timer-ms", "--timer-runs"});
+  Args args(
+      argc, argv, {"--json"},
+      {"--executions", "--store", "--starters", "--timer-ms", "--timer-runs", "--max-cached"});
   Options o;
   o.executions = std::max<long long>(2, args.get_int("--executions", o.executions));
   o.store = args.get("--store", o.store);
@@ -45,6 +47,8 @@ Options parse(int argc, char** argv) {
   o.starters = static_cast<int>(std::max<long long>(1, args.get_int("--starters", o.starters)));
   o.timer_ms = static_cast<int>(args.get_int("--timer-ms", o.timer_ms));
   o.timer_runs = static_cast<int>(args.get_int("--timer-runs", o.timer_runs));
+  o.max_cached = static_cast<std::size_t>(
+      std::max<long long>(0, args.get_int("--max-cached", static_cast<long long>(o.max_cached))));
   o.json = args.has("--json");
   return o;
 }
@@ -112,6 +116,7 @@ int run(const Options& o) {
   out["store"] = o.store;
   out["load_average_1m"] = load_average();
   out["executions"] = o.executions;
+  out["max_cached_waiting"] = o.max_cached;
 
   // Phase 1, ManualClock: memory per suspended execution and the time to wake them all.
   {
@@ -120,6 +125,7 @@ int run(const Options& o) {
     EngineOptions eo;
     eo.clock = &clock;
     eo.activity_threads = 2;
+    eo.max_cached_waiting = o.max_cached;
     Engine engine(store, eo);
     engine.add(kSleeper);
     engine.add(kAwaiter);
@@ -144,6 +150,7 @@ int run(const Options& o) {
     std::uint64_t grown = rss_after - std::min(rss_after, rss_before);
     double per_execution = static_cast<double>(grown - std::min(grown, token_bytes)) /
                            static_cast<double>(o.executions);
+    std::uint64_t unloaded = engine.stats().executions_unloaded;
 
     t0 = Stopwatch::now();
     clock.advance(1h);
@@ -177,6 +184,8 @@ int run(const Options& o) {
     out["vm_hwm_bytes"] = hwm;
     out["bench_token_bytes"] = token_bytes;
     out["bytes_per_suspended_execution"] = per_execution;
+    out["executions_unloaded"] = unloaded;  // of those suspended, dropped from memory
+    out["executions_reloaded"] = stats.executions_loaded;  // to wake them
     out["wake_sleepers_s"] = wake_sleepers_s;
     out["wake_sleepers_per_sec"] = static_cast<double>(sleepers) / wake_sleepers_s;
     out["resolve_calls_s"] = resolve_calls_s;
@@ -194,6 +203,7 @@ int run(const Options& o) {
     auto store = open_store(o, dir, "timer.db");
     EngineOptions eo;
     eo.activity_threads = 2;
+    eo.max_cached_waiting = o.max_cached;
     Engine engine(store, eo);
     engine.add(kSleeper);
     engine.add(kAwaiter);
@@ -218,8 +228,10 @@ int run(const Options& o) {
     return 0;
   }
   auto num = [&](const char* key) { return out.value(key, 0.0); };
-  fmt::print("{} executions suspended ({} on sleeps, {} on deferreds), {} store\n", o.executions,
-             sleepers, awaiters, o.store);
+  fmt::print(
+      "{} executions suspended ({} on sleeps, {} on deferreds), {} store, at most {} kept loaded "
+      "({} unloaded)\n",
+      o.executions, sleepers, awaiters, o.store, o.max_cached, num("executions_unloaded"));
   fmt::print(
       "  started and suspended in {:.2f} s; RSS {:.1f} MiB -> {:.1f} MiB (VmHWM {:.1f} "
       "MiB): {:.0f} bytes per suspended execution\n",
@@ -246,7 +258,7 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     std::cerr << "bench_scale: " << e.what() << "\n"
               << "usage: bench_scale [--executions N] [--store sqlite|memory] [--starters T] "
-                 "[--timer-ms D] [--timer-runs R] [--json]\n";
+                 "[--timer-ms D] [--timer-runs R] [--max-cached M] [--json]\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "bench_scale: " << e.what() << "\n";

@@ -49,6 +49,13 @@ struct EngineOptions {
   // every retention / 24 of clock time (between 1 s and 1 h). Unfinished executions are never
   // deleted. Off by default: nothing is ever deleted unless asked.
   std::optional<Duration> retention{};
+  // How many executions waiting on durable sleeps or deferreds stay loaded (coroutine frames and
+  // op state in memory, about 2 KiB each). Beyond this, the longest-waiting are unloaded: only a
+  // timer entry (and their id) stays, and the sleep's timer or a resolution loads them again by
+  // replaying their journal, as after a restart. Temporal's workflow cache, by another name.
+  // Executions running activities or waiting on children or queue items are never unloaded.
+  // 0 unloads every execution as soon as it waits.
+  std::size_t max_cached_waiting = 10'000;
 };
 
 struct StartOptions {
@@ -63,9 +70,11 @@ struct RestartOptions {
 
 // Counters for tests, tools and benchmarks. Monotonic for the engine's lifetime.
 struct EngineStats {
-  std::uint64_t executions_loaded = 0;  // executions brought back from the store by replay
-  std::uint64_t ops_replayed = 0;       // operations answered from a journal loaded from the store
-  std::uint64_t commits = 0;            // store commits (each may hold many executions' events)
+  std::uint64_t executions_loaded = 0;    // executions brought back from the store by replay
+  std::uint64_t executions_unloaded = 0;  // waiting executions dropped from memory (see
+                                          // EngineOptions::max_cached_waiting)
+  std::uint64_t ops_replayed = 0;  // operations answered from a journal loaded from the store
+  std::uint64_t commits = 0;       // store commits (each may hold many executions' events)
   std::uint64_t events_committed = 0;
   std::uint64_t activity_attempts = 0;  // attempts started by this engine
   std::uint64_t store_faults = 0;       // failed commits that were retried

@@ -127,6 +127,12 @@ struct ExecutionWrite {
   // (the engine does): the store still checks the numbering and the kinds but does not parse the
   // data again. Without it, data that is not JSON is refused (StoreError, not retryable).
   bool data_is_serialized_json = false;
+  // Set by a writer that ran a new execution's first code before its create was durable (the
+  // engine runs an execution in the round that creates it): the write belongs to a create of the
+  // same batch, and if that create finds the execution already there (another writer created it
+  // first), the write was made for an execution this batch did not create and is refused with
+  // StaleWriteError, like any stale write.
+  bool requires_create = false;
 };
 
 struct CommitBatch {
@@ -236,7 +242,8 @@ class JournalStore {
   // execution's next_index, or that names an unknown execution, aborts the whole batch with
   // StaleWriteError (naming the execution) and changes nothing. Writes may name executions created
   // in the same batch (they then expect index 1), and several writes may name one execution
-  // (each expects the index the previous one left). Also refused with StoreError (not retryable),
+  // (each expects the index the previous one left); a write with requires_create is stale unless
+  // this batch created its execution. Also refused with StoreError (not retryable),
   // changing nothing: a create whose input is not JSON, events not numbered consecutively from
   // expected_next_index, event data neither empty nor JSON, a timer on an unknown execution, an
   // enqueue that enqueue() would refuse. Creation does not mark an execution runnable: its creator

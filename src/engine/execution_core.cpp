@@ -293,6 +293,7 @@ ExecutionWrite ExecutionCore::take_write() {
   w.execution_id = id_;
   w.expected_next_index = committed_next_;
   w.data_is_serialized_json = true;  // every event and entry is made with Json::dump()
+  w.requires_create = awaiting_create_;
   w.events = std::move(pending_);
   pending_.clear();
   w.set_timers = std::move(set_timers_);
@@ -389,6 +390,7 @@ void ExecutionCore::emit(std::string_view kind, const Json& data) {
 }
 
 void ExecutionCore::on_committed() {
+  awaiting_create_ = false;
   committed_next_ = next_index_;
   committed_streamed_status_ = streamed_status_;
   committed_streamed_waiting_on_ = streamed_waiting_on_;
@@ -405,6 +407,24 @@ void ExecutionCore::on_committed() {
       scheduler_.dispatch(*this, a.op, a.attempt, *st);
     }
   }
+}
+
+bool ExecutionCore::unloadable(TimePoint now) const {
+  if (finished_ || parked_ || queued_ || in_compensation_ || cancel_requested_ || continue_input_ ||
+      final_status_ || !ready_.empty() || !pending_.empty() || !post_commit_.empty() ||
+      !set_timers_.empty() || !clear_timers_.empty() || !pending_stream_.empty()) {
+    return false;
+  }
+  bool waiting = false;
+  for (const auto& [op, st] : ops_) {
+    if (!st.live || st.outcome) continue;
+    // Activities run on this engine's threads, children and queue items are watched from here:
+    // only sleeps and deferreds are woken through the store and the timer heap alone.
+    if (st.kind != OpKind::kTimer && st.kind != OpKind::kDeferred) return false;
+    if (st.outcome_pending || (st.due && *st.due <= now)) return false;
+    waiting = waiting || st.waiter != nullptr;
+  }
+  return waiting;
 }
 
 OpState* ExecutionCore::find(int op) {

@@ -120,6 +120,18 @@ class ExecutionCore {
   void abandon_all(bool cancel_children = false) noexcept;
   const std::string& id() const { return id_; }
   const std::string& workflow() const { return spec_->name; }
+  // Whether the execution only waits on durable sleeps and deferreds, with nothing uncommitted,
+  // nothing running and nothing to deliver: dropping it then loses nothing, and loading it again
+  // (replay) brings it back to the same wait, its timers re-armed and its deferreds re-read. Not
+  // once a wait's due time has come: the timer about to fire would only load it again.
+  bool unloadable(TimePoint now) const;
+  // A new execution run in the round that creates it: its writes need that create (see
+  // ExecutionWrite::requires_create) until the first commit succeeds.
+  bool awaiting_create() const { return awaiting_create_; }
+  void set_awaiting_create() { awaiting_create_ = true; }
+  // The scheduler's mark for an execution on its list of cached waiting executions (0: not on it).
+  std::uint64_t waiting_mark() const { return waiting_mark_; }
+  void set_waiting_mark(std::uint64_t mark) { waiting_mark_ = mark; }
 
   // Workflow side (through core_api.hpp).
   int begin(OpKind kind, std::string_view name);
@@ -223,6 +235,8 @@ class ExecutionCore {
   std::string streamed_waiting_on_;
   ExecutionStatus committed_streamed_status_ = ExecutionStatus::kRunning;
   std::string committed_streamed_waiting_on_;
+  std::uint64_t waiting_mark_ = 0;
+  bool awaiting_create_ = false;
   bool dirty_ = true;
   bool queued_ = false;
   bool destroying_ = false;  // frames are being torn down: releases touch nothing outside

@@ -65,6 +65,9 @@ void Scheduler::stop() {
     if (c.done) c.done->set_exception(std::make_exception_ptr(DurableError("the engine stopped")));
   }
   child_parents_.clear();
+  waiting_.clear();
+  cached_waiting_ = 0;
+  unloaded_.clear();
   creates_.clear();
   {
     std::lock_guard lock(inbox_mutex_);
@@ -186,6 +189,10 @@ void Scheduler::wake(const std::string& id) {
 }
 
 void Scheduler::make_ready(ExecutionCore* core) {
+  if (core->waiting_mark() != 0) {
+    core->set_waiting_mark(0);
+    --cached_waiting_;
+  }
   if (core->queued()) return;
   core->set_queued(true);
   ready_.push_back(core);
@@ -250,6 +257,7 @@ void Scheduler::loop() {
     for (auto& fn : work) fn();
     fire_due_timers();
     poll_store();
+    start_new_executions();
     run_ready();
     commit();
     flush_dispatches();
@@ -265,6 +273,8 @@ void Scheduler::loop() {
       continue;
     }
     if (!inbox_.empty() || !ready_.empty() || !creates_.empty()) continue;
+    // A timer already due (one re-armed by loading an unloaded execution) is work, not idleness.
+    if (!timers_.empty() && timers_.top().due <= clock_->now()) continue;
     if (activities_in_flight_ == 0) {
       idle_ = true;
       idle_cv_.notify_all();
@@ -282,7 +292,12 @@ void Scheduler::fire_due_timers() {
     TimerItem item = timers_.top();
     timers_.pop();
     auto it = executions_.find(item.execution_id);
-    if (it == executions_.end() || it->second->run() != item.run) continue;
+    if (it == executions_.end()) {
+      // Replay re-arms the timer (already due) and the next round fires it.
+      if (unloaded_.contains(item.execution_id)) load(item.execution_id);
+      continue;
+    }
+    if (it->second->run() != item.run) continue;
     it->second->on_timer(item.op, item.kind, item.generation);
     make_ready(it->second.get());
   }
@@ -319,6 +334,28 @@ void Scheduler::prune_expired() {
     store_->delete_finished(now - *options_.retention, kPruneBatch);
   } catch (const StoreError& e) {
     fault(fmt::format("deleting executions past their retention: {}", e.what()));
+  }
+}
+
+void Scheduler::start_new_executions() {
+  if (commit_failures_ > 0) return;
+  for (PendingCreate& c : creates_) {
+    if (c.looked_at) continue;
+    c.looked_at = true;
+    const std::string& id = c.execution.id;
+    if (executions_.contains(id)) continue;
+    auto spec = find_workflow(c.execution.workflow);
+    if (!spec) continue;
+    try {
+      if (store_->get_execution(id)) continue;  // created before: loaded once the create commits
+    } catch (const StoreError&) {
+      continue;  // the commit will say what is wrong with the store
+    }
+    auto core = std::make_unique<ExecutionCore>(*this, id, spec, Json::parse(c.execution.input), 1);
+    ExecutionCore* raw = core.get();
+    executions_[id] = std::move(core);
+    raw->set_awaiting_create();
+    raw->start();
   }
 }
 
@@ -382,6 +419,15 @@ void Scheduler::commit() {
   }
   if (any_stream) hub_->notify();
   ready_.clear();
+  for (std::size_t i = 0; i < creates_.size(); ++i) {
+    if (result.created.size() > i && result.created[i]) continue;
+    // Run early for a create that found the execution there: its write was empty (else the
+    // commit would have been refused), and the stored execution is loaded below instead.
+    auto it = executions_.find(creates_[i].execution.id);
+    if (it == executions_.end() || !it->second->awaiting_create()) continue;
+    std::erase(cores, it->second.get());
+    executions_.erase(it);
+  }
   for (ExecutionCore* core : cores) {
     core->set_queued(false);
     core->on_committed();
@@ -389,6 +435,10 @@ void Scheduler::commit() {
   for (std::size_t i = 0; i < creates_.size(); ++i) {
     PendingCreate& c = creates_[i];
     if (result.created.size() > i && result.created[i]) {
+      if (executions_.contains(c.execution.id)) {
+        if (c.done) c.done->set_value();  // it ran in this round (start_new_executions)
+        continue;
+      }
       auto spec = find_workflow(c.execution.workflow);
       auto core = std::make_unique<ExecutionCore>(*this, c.execution.id, spec,
                                                   Json::parse(c.execution.input), 1);
@@ -406,6 +456,7 @@ void Scheduler::commit() {
     post([this, id = enqueues_[i].waiter_execution_id] { wake(id); });
   }
   enqueues_.clear();
+  note_waiting(cores);
   std::vector<std::string> parents_to_wake;
   std::vector<std::string> continued;  // ended by continue-as-new: load their next run
   std::vector<std::string> finished_ids;
@@ -420,11 +471,46 @@ void Scheduler::commit() {
   }
   for (const auto& id : continued) load(id);
   for (const auto& parent : parents_to_wake) wake(parent);
+  unload_excess_waiting();
   {
     std::lock_guard lock(stats_mutex_);
     published_ = stats_;
   }
   if (!finished_ids.empty()) notify_final(finished_ids);
+}
+
+void Scheduler::note_waiting(const std::vector<ExecutionCore*>& cores) {
+  TimePoint now = clock_->now();
+  for (ExecutionCore* core : cores) {
+    if (core->waiting_mark() != 0 || !core->unloadable(now)) continue;
+    core->set_waiting_mark(++last_waiting_mark_);
+    waiting_.emplace_back(core->id(), last_waiting_mark_);
+    ++cached_waiting_;
+  }
+}
+
+void Scheduler::unload_excess_waiting() {
+  TimePoint now = clock_->now();
+  while (cached_waiting_ > options_.max_cached_waiting && !waiting_.empty()) {
+    auto [id, mark] = std::move(waiting_.front());
+    waiting_.pop_front();
+    auto it = executions_.find(id);
+    if (it == executions_.end() || it->second->waiting_mark() != mark) continue;
+    it->second->set_waiting_mark(0);
+    --cached_waiting_;
+    if (!it->second->unloadable(now)) continue;
+    executions_.erase(it);
+    unloaded_.insert(std::move(id));
+    ++stats_.executions_unloaded;
+  }
+  // Executions that wake and wait again leave stale entries behind; drop them before they
+  // outnumber the live ones.
+  if (waiting_.size() > 2 * cached_waiting_ + 1024) {
+    std::erase_if(waiting_, [this](const auto& entry) {
+      auto it = executions_.find(entry.first);
+      return it == executions_.end() || it->second->waiting_mark() != entry.second;
+    });
+  }
 }
 
 void Scheduler::restore_writes(CommitBatch& batch) {
@@ -436,6 +522,7 @@ void Scheduler::restore_writes(CommitBatch& batch) {
 }
 
 void Scheduler::load(const std::string& id) {
+  unloaded_.erase(id);
   if (executions_.contains(id)) return;
   std::optional<ExecutionRecord> record;
   try {

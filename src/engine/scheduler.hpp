@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "durable/engine.hpp"
@@ -84,6 +85,7 @@ class Scheduler {
   struct PendingCreate {
     NewExecution execution;
     std::optional<std::promise<void>> done;  // absent for a child, which nobody waits for
+    bool looked_at = false;                  // start_new_executions has considered it
   };
 
   void post(std::function<void()> fn);
@@ -92,6 +94,11 @@ class Scheduler {
   void poll_store();
   // EngineOptions::retention: deletes old finished executions when the next check is due.
   void prune_expired();
+  // Runs each new execution's code in the round that creates it, so that its create and its
+  // first events share one commit (one commit less per execution). Only for ids found neither
+  // here nor in the store; the writes of such a run require the create (requires_create), so an
+  // execution another writer created meanwhile is never written to from here.
+  void start_new_executions();
   void run_ready();
   void commit();
   void restore_writes(CommitBatch& batch);
@@ -107,6 +114,10 @@ class Scheduler {
   void notify_final(const std::vector<std::string>& ids);
   void notify_all_final();
   void flush_dispatches();
+  // EngineOptions::max_cached_waiting: puts committed cores that now only wait on the list of
+  // cached waiting executions, then unloads the longest-waiting beyond the limit.
+  void note_waiting(const std::vector<ExecutionCore*>& cores);
+  void unload_excess_waiting();
 
   std::shared_ptr<JournalStore> store_;
   EngineOptions options_;
@@ -154,6 +165,13 @@ class Scheduler {
   // (a wake-up per attempt let woken workers preempt the scheduler mid-round on few cores).
   std::vector<std::function<void()>> dispatched_;
   std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
+  // Cached waiting executions, oldest wait first, as (id, mark): an entry whose mark no longer
+  // matches its core's (it woke, or waits again under a newer mark) is stale and skipped.
+  std::deque<std::pair<std::string, std::uint64_t>> waiting_;
+  std::size_t cached_waiting_ = 0;  // cores with a non-zero waiting mark
+  std::uint64_t last_waiting_mark_ = 0;
+  // Executions unloaded while waiting: a timer entry of theirs that fires loads them again.
+  std::unordered_set<std::string> unloaded_;
   std::chrono::steady_clock::time_point last_poll_{};
   int commit_failures_ = 0;
   TimePoint next_prune_{};

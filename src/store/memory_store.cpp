@@ -13,6 +13,7 @@
 #include <set>
 #include <tuple>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "durable/errors.hpp"
 #include "store/store_common.hpp"
@@ -285,9 +286,15 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
     const Execution* execution = s.find(id);
     return execution ? execution->record.next_index : -1;
   };
+  std::unordered_set<std::string_view> created_ids;
+  for (std::size_t i = 0; i < batch.creates.size(); ++i) {
+    if (result.created[i]) created_ids.insert(batch.creates[i].id);
+  }
+  auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
   for (const ExecutionWrite& write : batch.writes) {
     std::int64_t actual = current_next(write.execution_id);
-    if (actual < 0 || actual != write.expected_next_index) {
+    if (actual < 0 || actual != write.expected_next_index ||
+        (write.requires_create && !created_here(write.execution_id))) {
       throw StaleWriteError(write.execution_id, write.expected_next_index, actual);
     }
     store::check_write_events(write);

@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <limits>
+#include <string_view>
+#include <unordered_set>
 
 #include "durable/errors.hpp"
 #include "store/sqlite_schema.hpp"
@@ -112,6 +114,11 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     result.created[i] = true;
   }
 
+  std::unordered_set<std::string_view> created_ids;
+  for (std::size_t i = 0; i < batch.creates.size(); ++i) {
+    if (result.created[i]) created_ids.insert(batch.creates[i].id);
+  }
+  auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
     std::int64_t actual = -1;
@@ -120,7 +127,8 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       select->bind(1, id);
       if (select->executeStep()) actual = select->getColumn(0).getInt64();
     }
-    if (actual < 0 || actual != write.expected_next_index) {
+    if (actual < 0 || actual != write.expected_next_index ||
+        (write.requires_create && !created_here(id))) {
       throw StaleWriteError(id, write.expected_next_index, actual);
     }
     store::check_write_events(write);

@@ -177,6 +177,33 @@ TEST_P(StoreContract, WriteMayNameAnExecutionCreatedInTheSameBatch) {
   EXPECT_EQ(record("a").next_index, 3);
 }
 
+TEST_P(StoreContract, AWriteThatRequiresItsCreateAppliesWhenTheBatchCreatesTheExecution) {
+  CommitBatch batch = creates({new_execution("a")});
+  batch.writes.push_back(append("a", 1, 2));
+  batch.writes.back().requires_create = true;
+  CommitResult result = store_->commit(batch);
+  EXPECT_TRUE(result.created.at(0));
+  EXPECT_EQ(record("a").next_index, 3);
+}
+
+TEST_P(StoreContract, AWriteThatRequiresItsCreateIsStaleWhenTheExecutionExistedAlready) {
+  // Another writer created "a" first; a write made for the create of this batch, which does not
+  // happen, must not land on that execution although its index (1) matches.
+  store_->commit(creates({new_execution("a", "wf", R"({"n":2})")}));
+  CommitBatch batch = creates({new_execution("a"), new_execution("b")});
+  batch.writes.push_back(append("a", 1, 2));
+  batch.writes.back().requires_create = true;
+  try {
+    store_->commit(batch);
+    FAIL() << "a write for a create that did not happen was accepted";
+  } catch (const StaleWriteError& e) {
+    EXPECT_EQ(e.execution_id(), "a");
+  }
+  EXPECT_EQ(record("a").next_index, 1);
+  EXPECT_EQ(record("a").input, R"({"n":2})");
+  EXPECT_FALSE(store_->get_execution("b")) << "a refused batch created another execution";
+}
+
 TEST_P(StoreContract, TwoWritesToOneExecutionInABatchChain) {
   create("a");
   store_->commit(writes({append("a", 1, 1), append("a", 2, 2)}));

@@ -246,6 +246,41 @@ TEST_F(FaultTest, WorkflowCodeSeesAStepResultOnlyAfterItsCommitSucceeded) {
   }
 }
 
+TEST_F(FaultTest, AnExecutionAnotherWriterCreatesFirstRunsAsTheyCreatedItNotAsWeWould) {
+  // The engine runs a new execution's first code in the round that creates it. Here another
+  // process creates the same id (same key, other input) between the engine's look at the store
+  // and its commit: the engine's early run must not reach that execution's journal.
+  std::mutex mutex;
+  std::vector<int> inputs_run;
+  const Activity<int(int)> record{"record", [&](int n) {
+                                    std::lock_guard lock(mutex);
+                                    inputs_run.push_back(n);
+                                    return n * 10;
+                                  }};
+  const Workflow<int(int)> wf{"keyed", [&](WorkflowContext& ctx, int n) -> Task<int> {
+                                co_return co_await ctx.run(record, n);
+                              }};
+  auto engine = boot(faulty_);
+  engine->add(wf);
+  std::string id;
+  faulty_->before_next_commit([&](JournalStore& disk, const CommitBatch& batch) {
+    ASSERT_EQ(batch.creates.size(), 1u);
+    id = batch.creates[0].id;
+    disk.commit(creates({new_execution(id, "keyed", "7")}));
+  });
+  StartOptions keyed;
+  keyed.idempotency_key = "shared-key";
+  auto h = engine->start(wf, 3, keyed);
+  ASSERT_EQ(h.id(), id);
+  EXPECT_EQ(h.get(), 70) << "the execution did not run with the input its creator gave it";
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(inputs_run, std::vector<int>{7}) << "an activity ran for the create that lost";
+  }
+  EXPECT_EQ(disk_->get_execution(id)->input, "7");
+  expect_sound(*disk_, id);
+}
+
 TEST_F(FaultTest, IntermittentIoBusyAndDiskFullFaultsNeverCorruptTheJournal) {
   constexpr std::uint64_t kSeed = 20240611;
   constexpr int kExecutions = 16;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -100,6 +101,13 @@ class FaultyStore final : public JournalStore {
     return appends_attempted_;
   }
 
+  // Another writer gets in first: `act` runs on the disk just before the next commit (`batch`)
+  // reaches it, once, as when a second process commits between this writer's read and its commit.
+  void before_next_commit(std::function<void(JournalStore& disk, const CommitBatch& batch)> act) {
+    std::lock_guard lock(mutex_);
+    before_next_commit_ = std::move(act);
+  }
+
   // Commit number `k` (1-based, counting every commit call from now on) cuts the power.
   void cut_power_at_commit(int k, PowerCut where) {
     std::lock_guard lock(mutex_);
@@ -170,7 +178,9 @@ class FaultyStore final : public JournalStore {
       static constexpr Fault kKinds[] = {Fault::kIoError, Fault::kBusy, Fault::kDiskFull};
       refuse(lock, "commit", kKinds[failed_ % 3]);
     }
+    auto interleaved = std::exchange(before_next_commit_, nullptr);
     lock.unlock();
+    if (interleaved) interleaved(*disk_, batch);
     return disk_->commit(batch);
   }
 
@@ -302,6 +312,7 @@ class FaultyStore final : public JournalStore {
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   Fault fault_ = Fault::kIoError;
+  std::function<void(JournalStore&, const CommitBatch&)> before_next_commit_;
   int fail_next_ = 0;
   bool fail_all_ = false;
   double random_p_ = 0;

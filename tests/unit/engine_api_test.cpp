@@ -117,6 +117,33 @@ TEST_F(EngineApiTest, ExecuteReturnsTheResult) {
   EXPECT_EQ(engine.execute(wf, 6), 6 * 6 + 1);
 }
 
+TEST_F(EngineApiTest, ANewExecutionsCreateAndItsFirstEventsShareOneCommit) {
+  const DurableDeferred<int> go{"go"};
+  const Workflow<int(int)> wf{"waits_at_once", [&](WorkflowContext& ctx, int x) -> Task<int> {
+                                co_return x + co_await ctx.await(go);
+                              }};
+  Engine& engine = boot();
+  auto h = engine.start(wf, 1);
+  // start() returns once the create is durable; the wait it reached first is journaled with it.
+  EXPECT_EQ(events_of(h.id(), EventType::kDeferredAwaited).size(), 1u);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().commits, 1u);
+  EXPECT_EQ(h.status(), ExecutionStatus::kWaiting);
+}
+
+TEST_F(EngineApiTest, AOneActivityWorkflowTakesThreeCommits) {
+  // create + activity_started, activity_completed, completed: a step's result reaches workflow
+  // code only once it is durable, so the last two cannot share a commit.
+  const Activity<int(int)> square{"square", [](int x) { return x * x; }};
+  const Workflow<int(int)> wf{"one_step", [&](WorkflowContext& ctx, int x) -> Task<int> {
+                                co_return co_await ctx.run(square, x);
+                              }};
+  Engine& engine = boot();
+  EXPECT_EQ(engine.execute(wf, 5), 25);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().commits, 3u);
+}
+
 TEST_F(EngineApiTest, HandlePollsNothingWhileWaitingAndTheValueAfter) {
   TokenBox box;
   const DurableDeferred<int> approval{"approval"};
