@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/errors_json.hpp"
+#include "engine/json_text.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/token.hpp"
 
@@ -207,7 +208,7 @@ Task<Json> ExecutionCore::root() {
   // Each compensation is an activity op of its own; one that fails for good does not stop the
   // others.
   for (auto it = compensations_.rbegin(); it != compensations_.rend(); ++it) {
-    int op = begin_activity(it->spec, it->call, it->input);
+    int op = begin_activity(it->spec, it->call, it->arguments);
     try {
       co_await Op<Json>(this, op);
     } catch (const ActivityError&) {
@@ -256,7 +257,7 @@ void ExecutionCore::finish() {
   try {
     Json value = root_.result();
     final_result_ = value.dump();
-    append(EventType::kCompleted, -1, "", {{"value", value}});
+    append_text(EventType::kCompleted, -1, "", "{\"value\":" + final_result_ + "}");
     final_status_ = ExecutionStatus::kCompleted;
   } catch (const Cancelled&) {
     Json error = current_error_json(compensations_.size());
@@ -274,13 +275,19 @@ void ExecutionCore::finish() {
   }
 }
 
-std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name, Json data) {
+std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name,
+                                   const Json& data) {
+  return append_text(type, op, name, data.dump());
+}
+
+std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view name,
+                                        std::string data) {
   Event e;
   e.index = next_index_++;
   e.type = type;
   e.op = op;
   e.name = std::string(name);
-  e.data = data.dump();
+  e.data = std::move(data);
   e.time = scheduler_.clock().now();
   pending_.push_back(std::move(e));
   dirty_ = true;
@@ -442,12 +449,12 @@ int ExecutionCore::begin(OpKind kind, std::string_view name) {
 }
 
 int ExecutionCore::begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                                  Json input) {
+                                  std::string arguments) {
   int op = begin(OpKind::kActivity, spec->name);
   OpState& st = ops_[op];
   st.spec = std::move(spec);
   st.call = std::move(call);
-  st.input = std::move(input);
+  st.arguments = std::move(arguments);
   return op;
 }
 
@@ -592,7 +599,7 @@ void ExecutionCore::check_child(int op, OpState& st) {
   scheduler_.unwatch_child(st.child_id);
   if (child->status == ExecutionStatus::kCompleted) {
     Json value = child->result.empty() ? Json(nullptr) : Json::parse(child->result, nullptr, false);
-    complete_op(op, Outcome::Kind::kValue, EventType::kChildCompleted, {{"value", value}});
+    complete_value(op, EventType::kChildCompleted, std::move(value));
     return;
   }
   Json error = Json::parse(child->error.empty() ? "{}" : child->error, nullptr, false);
@@ -625,9 +632,15 @@ void ExecutionCore::start_attempt(int op, OpState& st) {
   st.attempts_started = attempt;
   st.running_attempt = attempt;
   st.cancel_flag = std::make_shared<std::atomic<bool>>(false);
-  Json data{{"attempt", attempt}};
-  if (attempt == 1) data["input"] = st.input;
-  append(EventType::kActivityStarted, op, st.name, std::move(data));
+  // Json{{"attempt", attempt}, {"input", arguments}}.dump(), without a DOM.
+  std::string data = "{\"attempt\":";
+  append_json(data, attempt);
+  if (attempt == 1) {
+    data += ",\"input\":";
+    data += st.arguments;
+  }
+  data += '}';
+  append_text(EventType::kActivityStarted, op, st.name, std::move(data));
   post_commit_.push_back(PostCommit{op, std::nullopt, attempt});
 }
 
@@ -640,8 +653,7 @@ void ExecutionCore::on_activity_result(int op, int attempt, bool ok, Json value,
   }
   st->running_attempt = 0;
   if (ok) {
-    complete_op(op, Outcome::Kind::kValue, EventType::kActivityCompleted,
-                {{"value", std::move(value)}});
+    complete_value(op, EventType::kActivityCompleted, std::move(value));
   } else {
     fail_attempt(op, *st, std::move(value), non_retryable);
   }
@@ -730,8 +742,7 @@ void ExecutionCore::check_deferred(int op, OpState& st, bool deadline_passed) {
            fmt::format("execution {}: the resolution of deferred '{}' is not JSON: {}", id_,
                        st.name, e.what()));
     }
-    complete_op(op, Outcome::Kind::kValue, EventType::kDeferredResolved,
-                {{"value", std::move(value)}});
+    complete_value(op, EventType::kDeferredResolved, std::move(value));
   } else {
     complete_op(op, Outcome::Kind::kTimedOut, EventType::kDeferredTimedOut, Json::object());
   }
@@ -772,6 +783,15 @@ void ExecutionCore::complete_op(int op, Outcome::Kind kind, EventType type, Json
                                              : Json(nullptr);
   std::int64_t index = append(type, op, st.name, std::move(data));
   post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
+}
+
+void ExecutionCore::complete_value(int op, EventType type, Json value) {
+  std::string data = json_member("value", value);  // before any state changes: it may throw
+  OpState& st = ops_[op];
+  st.outcome_pending = true;
+  std::int64_t index = append_text(type, op, st.name, std::move(data));
+  post_commit_.push_back(
+      PostCommit{op, Outcome{Outcome::Kind::kValue, std::move(value), index}, 0});
 }
 
 void ExecutionCore::deliver(int op, Outcome outcome) {
@@ -860,8 +880,8 @@ bool ExecutionCore::patched(std::string_view change_id, bool record) {
 }
 
 void ExecutionCore::add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                                     Json input) {
-  compensations_.push_back(Compensation{std::move(spec), std::move(call), std::move(input)});
+                                     std::string arguments) {
+  compensations_.push_back(Compensation{std::move(spec), std::move(call), std::move(arguments)});
 }
 
 std::string ExecutionCore::token(std::string_view deferred) {
