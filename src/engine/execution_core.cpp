@@ -225,6 +225,11 @@ void ExecutionCore::run_ready() {
       if (parked_ || continue_input_) break;
       h.resume();
     }
+    // Keep the buffer: most rounds make one handle ready again.
+    if (ready_.empty()) {
+      handles.clear();
+      ready_.swap(handles);
+    }
   }
   dirty_ = true;
   if (!finished_ && (parked_ || continue_input_ || root_.done())) finish();
@@ -295,11 +300,10 @@ std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view
   return pending_.back().index;
 }
 
-ExecutionWrite ExecutionCore::take_write() {
-  ExecutionWrite w;
+void ExecutionCore::take_write(ExecutionWrite& w) {
   w.execution_id = id_;
   w.expected_next_index = committed_next_;
-  w.data_is_serialized_json = true;  // every event and entry is made with Json::dump()
+  w.data_is_serialized_json = true;  // all data comes from Json::dump() or append_json()
   w.events = std::move(pending_);
   pending_.clear();
   w.set_timers = std::move(set_timers_);
@@ -334,7 +338,6 @@ ExecutionWrite ExecutionCore::take_write() {
     streamed_waiting_on_ = w.waiting_on;
   }
   dirty_ = false;
-  return w;
 }
 
 void ExecutionCore::restore(ExecutionWrite write) {

@@ -353,7 +353,8 @@ void Scheduler::commit() {
   for (auto& c : creates_) batch.creates.push_back(c.execution);
   batch.enqueues = enqueues_;
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
-  for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
+  batch.writes.reserve(cores.size());
+  for (ExecutionCore* core : cores) core->take_write(batch.writes.emplace_back());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
     return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
            w.stream.empty() && !w.continue_as_new;
