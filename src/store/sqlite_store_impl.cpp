@@ -124,18 +124,20 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       throw StaleWriteError(id, write.expected_next_index, actual);
     }
     store::check_write_events(write);
-    store::check_stream_entries(id, write.stream);
+    store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
     std::int64_t latest = std::numeric_limits<std::int64_t>::min();
     for (const Event& e : write.events) {
+      // The texts outlive the exec() that reads them, and every parameter is bound again before
+      // the statement's next use: no copies.
       StatementUse insert(insert_event);
-      insert->bind(1, id);
+      insert->bindNoCopy(1, id);
       insert->bind(2, e.index);
       insert->bind(3, static_cast<int>(e.type));
       insert->bind(4, e.op);
-      insert->bind(5, e.name);
-      insert->bind(6, e.data);
+      insert->bindNoCopy(5, e.name);
+      insert->bindNoCopy(6, e.data);
       insert->bind(7, to_millis(e.time));
       insert->exec();
       latest = std::max(latest, to_millis(e.time));
