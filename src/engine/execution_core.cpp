@@ -65,6 +65,62 @@ OpKind kind_of(EventType type) {
   }
 }
 
+// Replay needs only the "attempt" of an activity_started event, not its input: a SAX pass that
+// checks the whole text is JSON but builds no DOM. `attempt` is set only when the data is an
+// object with a number "attempt" member (the last one, as in the DOM); anything else is left to
+// the DOM path, so that errors read as they always have.
+class AttemptReader {
+ public:
+  std::optional<Json> attempt;
+
+  bool null() { return scalar(); }
+  bool boolean(bool) { return scalar(); }
+  bool number_integer(Json::number_integer_t value) { return number(Json(value)); }
+  bool number_unsigned(Json::number_unsigned_t value) { return number(Json(value)); }
+  bool number_float(Json::number_float_t value, const std::string&) { return number(Json(value)); }
+  bool string(std::string&) { return scalar(); }
+  bool binary(Json::binary_t&) { return scalar(); }
+  bool start_object(std::size_t) { return open(true); }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_array() { return close(); }
+  bool key(std::string& key) {
+    at_attempt_ = depth_ == 1 && key == "attempt";
+    return true;
+  }
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception&) {
+    return false;
+  }
+
+ private:
+  bool number(Json value) {
+    if (at_attempt_) attempt = std::move(value);
+    at_attempt_ = false;
+    return true;
+  }
+  bool scalar() {
+    if (at_attempt_) attempt.reset();  // not a number: the DOM path reports it
+    at_attempt_ = false;
+    return depth_ > 0;  // a top level that is not an object: the DOM path reports it
+  }
+  bool open(bool object) {
+    if (at_attempt_ || (depth_ == 0 && !object)) {
+      attempt.reset();
+      return false;
+    }
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool at_attempt_ = false;
+};
+
 }  // namespace
 
 ExecutionCore::ExecutionCore(Scheduler& scheduler, std::string id,
@@ -93,6 +149,21 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
       }
       continue;
     }
+    if (e.type == EventType::kActivityStarted && e.op >= 0 && !e.data.empty()) {
+      AttemptReader reader;
+      if (Json::sax_parse(e.data, &reader) && reader.attempt) {
+        OpState& st = ops_[e.op];
+        if (!st.from_journal) {
+          st.kind = kind_of(e.type);
+          st.name = e.name;
+          st.from_journal = true;
+        }
+        last_journaled_op_ = std::max(last_journaled_op_, e.op);
+        st.attempts_started = reader.attempt->get<int>();
+        st.retry_at.reset();
+        continue;
+      }
+    }
     Json data;
     try {
       data = e.data.empty() ? Json::object() : Json::parse(e.data);
@@ -112,7 +183,7 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
       st.from_journal = true;
     }
     last_journaled_op_ = std::max(last_journaled_op_, e.op);
-    auto set_outcome = [&](Outcome::Kind kind, Json value) {
+    auto set_outcome = [&](Outcome::Kind kind, Json&& value) {
       st.outcome = Outcome{kind, std::move(value), e.index};
     };
     try {
@@ -128,10 +199,10 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
         case EventType::kActivityCompleted:
         case EventType::kDeferredResolved:
         case EventType::kSideEffect:
-          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          set_outcome(Outcome::Kind::kValue, std::move(data.at("value")));
           break;
         case EventType::kActivityFailed:
-          set_outcome(Outcome::Kind::kError, data.at("error"));
+          set_outcome(Outcome::Kind::kError, std::move(data.at("error")));
           break;
         case EventType::kTimerScheduled:
           st.due = from_ms(data.at("due").get<std::int64_t>());
@@ -153,11 +224,11 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
         case EventType::kChildCompleted:
         case EventType::kQueueItemCompleted:
-          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          set_outcome(Outcome::Kind::kValue, std::move(data.at("value")));
           break;
         case EventType::kChildFailed:
         case EventType::kQueueItemFailed:
-          set_outcome(Outcome::Kind::kError, data.at("error"));
+          set_outcome(Outcome::Kind::kError, std::move(data.at("error")));
           break;
         case EventType::kQueueItemEnqueued:
           st.queue_key = data.at("key").get<std::string>();
