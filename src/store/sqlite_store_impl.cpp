@@ -54,12 +54,15 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_event(db,
                    "INSERT INTO events (execution_id, idx, type, op, name, data, time) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      // Both updates also check the write's expected_next_index (?4, ?8): the check and the update
+      // are one statement (commit() reads next_index only when they do not match).
       update_progress(db,
                       "UPDATE executions SET next_index = ?2, "
-                      "updated_at = max(updated_at, ?3) WHERE id = ?1"),
+                      "updated_at = max(updated_at, ?3) WHERE id = ?1 AND next_index = ?4"),
       update_status(db,
                     "UPDATE executions SET next_index = ?2, updated_at = max(updated_at, ?3), "
-                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 WHERE id = ?1"),
+                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 "
+                    "WHERE id = ?1 AND next_index = ?8"),
       upsert_timer(db,
                    "INSERT INTO timers (execution_id, op, due) VALUES (?, ?, ?) "
                    "ON CONFLICT (execution_id, op) DO UPDATE SET due = excluded.due"),
@@ -112,22 +115,51 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     result.created[i] = true;
   }
 
+  auto next_index_of = [&](const std::string& id) -> std::int64_t {
+    StatementUse select(select_next_index);
+    select->bind(1, id);
+    return select->executeStep() ? select->getColumn(0).getInt64() : -1;
+  };
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
-    std::int64_t actual = -1;
-    {
-      StatementUse select(select_next_index);
-      select->bind(1, id);
-      if (select->executeStep()) actual = select->getColumn(0).getInt64();
+    const std::int64_t expected = write.expected_next_index;
+    // A write that updates the execution's row checks expected_next_index in that UPDATE, done
+    // first (it is undone with the transaction if anything below throws); others read it.
+    const bool updates_row = write.status || !write.events.empty();
+    if (!updates_row) {
+      std::int64_t actual = next_index_of(id);
+      if (actual < 0 || actual != expected) throw StaleWriteError(id, expected, actual);
     }
-    if (actual < 0 || actual != write.expected_next_index) {
-      throw StaleWriteError(id, write.expected_next_index, actual);
+    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+    for (const Event& e : write.events) latest = std::max(latest, to_millis(e.time));
+    std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
+    if (updates_row) {
+      int changed = 0;
+      if (write.status) {
+        StatementUse update(update_status);
+        update->bind(1, id);
+        update->bind(2, next);
+        update->bind(3, latest);
+        update->bind(4, std::string{to_string(*write.status)});
+        update->bindNoCopy(5, write.waiting_on);
+        update->bindNoCopy(6, write.result);
+        update->bindNoCopy(7, write.error);
+        update->bind(8, expected);
+        changed = update->exec();
+      } else {
+        StatementUse update(update_progress);
+        update->bind(1, id);
+        update->bind(2, next);
+        update->bind(3, latest);
+        update->bind(4, expected);
+        changed = update->exec();
+      }
+      if (changed == 0) throw StaleWriteError(id, expected, next_index_of(id));
     }
     store::check_write_events(write);
     store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
-    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
     for (const Event& e : write.events) {
       // The texts outlive the exec() that reads them, and every parameter is bound again before
       // the statement's next use: no copies.
@@ -140,29 +172,9 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       insert->bindNoCopy(6, e.data);
       insert->bind(7, to_millis(e.time));
       insert->exec();
-      latest = std::max(latest, to_millis(e.time));
     }
 
     for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
-
-    std::int64_t next = actual + static_cast<std::int64_t>(write.events.size());
-    if (write.status) {
-      StatementUse update(update_status);
-      update->bind(1, id);
-      update->bind(2, next);
-      update->bind(3, latest);
-      update->bind(4, std::string{to_string(*write.status)});
-      update->bind(5, write.waiting_on);
-      update->bind(6, write.result);
-      update->bind(7, write.error);
-      update->exec();
-    } else if (!write.events.empty()) {
-      StatementUse update(update_progress);
-      update->bind(1, id);
-      update->bind(2, next);
-      update->bind(3, latest);
-      update->exec();
-    }
 
     for (std::int32_t op : write.clear_timers) {
       StatementUse remove(delete_timer);
