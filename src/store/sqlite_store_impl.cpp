@@ -41,6 +41,26 @@ SQLite::Database open_database(const std::string& path, const SqliteOptions& opt
   return db;
 }
 
+std::string insert_events_sql(int rows) {
+  std::string sql = "INSERT INTO events (execution_id, idx, type, op, name, data, time) VALUES ";
+  for (int i = 0; i < rows; ++i)
+    sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+  return sql;
+}
+
+// Binds one events row at parameters first + 1 .. first + 7. The texts must outlive the
+// statement's exec(); every parameter is bound again before the statement is used next.
+void bind_event_row(SQLite::Statement& insert, int first, const std::string& execution_id,
+                    const Event& e) {
+  insert.bindNoCopy(first + 1, execution_id);
+  insert.bind(first + 2, e.index);
+  insert.bind(first + 3, static_cast<int>(e.type));
+  insert.bind(first + 4, e.op);
+  insert.bindNoCopy(first + 5, e.name);
+  insert.bindNoCopy(first + 6, e.data);
+  insert.bind(first + 7, to_millis(e.time));
+}
+
 }  // namespace
 
 SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
@@ -83,6 +103,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
                       "INSERT INTO deferreds (execution_id, name, state, value, at) "
                       "VALUES (?, ?, ?, ?, ?)"),
       insert_runnable(db, "INSERT OR IGNORE INTO runnable (execution_id) VALUES (?)"),
+      insert_events_wide(db, insert_events_sql(kWideRows)),
+      insert_events_narrow(db, insert_events_sql(kNarrowRows)),
       items(db),
       stream(db) {}
 
@@ -115,6 +137,22 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     result.created[i] = true;
   }
 
+  // The batch's events, inserted in groups: all of a write's rows are in before anything that
+  // replaces its journal (continue-as-new), and all before the transaction commits.
+  std::vector<std::pair<const std::string*, const Event*>> rows;
+  auto insert_rows = [&] {
+    std::size_t i = 0;
+    auto insert_group = [&](SQLite::Statement& statement, int count) {
+      StatementUse insert(statement);
+      for (int r = 0; r < count; ++r, ++i)
+        bind_event_row(*insert, 7 * r, *rows[i].first, *rows[i].second);
+      insert->exec();
+    };
+    while (rows.size() - i >= kWideRows) insert_group(insert_events_wide, kWideRows);
+    while (rows.size() - i >= kNarrowRows) insert_group(insert_events_narrow, kNarrowRows);
+    while (i < rows.size()) insert_group(insert_event, 1);
+    rows.clear();
+  };
   auto next_index_of = [&](const std::string& id) -> std::int64_t {
     StatementUse select(select_next_index);
     select->bind(1, id);
@@ -160,19 +198,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
-    for (const Event& e : write.events) {
-      // The texts outlive the exec() that reads them, and every parameter is bound again before
-      // the statement's next use: no copies.
-      StatementUse insert(insert_event);
-      insert->bindNoCopy(1, id);
-      insert->bind(2, e.index);
-      insert->bind(3, static_cast<int>(e.type));
-      insert->bind(4, e.op);
-      insert->bindNoCopy(5, e.name);
-      insert->bindNoCopy(6, e.data);
-      insert->bind(7, to_millis(e.time));
-      insert->exec();
-    }
+    for (const Event& e : write.events) rows.emplace_back(&id, &e);
 
     for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
 
@@ -195,8 +221,12 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       upsert->bind(3, to_millis(timer.due));
       upsert->exec();
     }
-    if (write.continue_as_new) continue_as_new(write);
+    if (write.continue_as_new) {
+      insert_rows();
+      continue_as_new(write);
+    }
   }
+  insert_rows();
 
   result.enqueued.reserve(batch.enqueues.size());
   for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(enqueue(item));
