@@ -40,7 +40,7 @@ class WorkflowContext {
   // Runs an activity; the Op resolves to its result or throws ActivityError.
   template <class R, class... Args>
   Op<R> run(const Activity<R(Args...)>& activity, std::type_identity_t<Args>... args) {
-    Json input = Json::array({encode<Args>(args)...});
+    std::string input = detail::arguments_json(encode<Args>(args)...);
     int op = detail::begin_activity(*core_, activity.spec(), activity.bind(std::move(args)...),
                                     std::move(input));
     return Op<R>(core_, op);
@@ -60,7 +60,7 @@ class WorkflowContext {
   // after the step it undoes has succeeded.
   template <class R, class... Args>
   void compensate(const Activity<R(Args...)>& activity, std::type_identity_t<Args>... args) {
-    Json input = Json::array({encode<Args>(args)...});
+    std::string input = detail::arguments_json(encode<Args>(args)...);
     detail::add_compensation(*core_, activity.spec(), activity.bind(std::move(args)...),
                              std::move(input));
   }

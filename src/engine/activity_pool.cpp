@@ -2,7 +2,8 @@
 
 namespace durable::detail {
 
-ActivityPool::ActivityPool(std::size_t threads) : size_(threads == 0 ? 1 : threads) {}
+ActivityPool::ActivityPool(std::size_t threads, std::function<void(AttemptJob&)> run)
+    : size_(threads == 0 ? 1 : threads), run_(std::move(run)) {}
 
 ActivityPool::~ActivityPool() {
   stop();
@@ -15,7 +16,7 @@ void ActivityPool::start() {
   for (std::size_t i = 0; i < size_; ++i) threads_.emplace_back([this] { work(); });
 }
 
-void ActivityPool::submit_all(std::vector<std::function<void()>>& jobs) {
+void ActivityPool::submit_all(std::vector<AttemptJob>& jobs) {
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
@@ -34,6 +35,7 @@ void ActivityPool::stop() {
     std::lock_guard lock(mutex_);
     stopping_ = true;
     jobs_.clear();
+    next_ = 0;
     threads.swap(threads_);
   }
   cv_.notify_all();
@@ -42,15 +44,18 @@ void ActivityPool::stop() {
 
 void ActivityPool::work() {
   for (;;) {
-    std::function<void()> job;
+    AttemptJob job;
     {
       std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stopping_ || !jobs_.empty(); });
+      cv_.wait(lock, [&] { return stopping_ || next_ < jobs_.size(); });
       if (stopping_) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
+      job = std::move(jobs_[next_++]);
+      if (next_ == jobs_.size()) {
+        jobs_.clear();
+        next_ = 0;
+      }
     }
-    job();
+    run_(job);
   }
 }
 

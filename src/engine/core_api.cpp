@@ -40,7 +40,7 @@ std::string WorkflowContext::uuid() {
 namespace detail {
 
 int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                   Json input) {
+                   std::string input) {
   return core.begin_activity(std::move(spec), std::move(call), std::move(input));
 }
 int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
@@ -87,7 +87,7 @@ Json side_effect(ExecutionCore& core, std::string_view name, const std::function
   return core.side_effect(name, make);
 }
 void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
-                      ActivityCall call, Json input) {
+                      ActivityCall call, std::string input) {
   core.add_compensation(std::move(spec), std::move(call), std::move(input));
 }
 std::string token(ExecutionCore& core, std::string_view deferred) {

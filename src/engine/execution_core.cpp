@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/errors_json.hpp"
+#include "engine/json_text.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/token.hpp"
 
@@ -64,6 +65,62 @@ OpKind kind_of(EventType type) {
   }
 }
 
+// Replay needs only the "attempt" of an activity_started event, not its input: a SAX pass that
+// checks the whole text is JSON but builds no DOM. `attempt` is set only when the data is an
+// object with a number "attempt" member (the last one, as in the DOM); anything else is left to
+// the DOM path, so that errors read as they always have.
+class AttemptReader {
+ public:
+  std::optional<Json> attempt;
+
+  bool null() { return scalar(); }
+  bool boolean(bool) { return scalar(); }
+  bool number_integer(Json::number_integer_t value) { return number(Json(value)); }
+  bool number_unsigned(Json::number_unsigned_t value) { return number(Json(value)); }
+  bool number_float(Json::number_float_t value, const std::string&) { return number(Json(value)); }
+  bool string(std::string&) { return scalar(); }
+  bool binary(Json::binary_t&) { return scalar(); }
+  bool start_object(std::size_t) { return open(true); }
+  bool end_object() { return close(); }
+  bool start_array(std::size_t) { return open(false); }
+  bool end_array() { return close(); }
+  bool key(std::string& key) {
+    at_attempt_ = depth_ == 1 && key == "attempt";
+    return true;
+  }
+  template <class Exception>
+  bool parse_error(std::size_t, const std::string&, const Exception&) {
+    return false;
+  }
+
+ private:
+  bool number(Json value) {
+    if (at_attempt_) attempt = std::move(value);
+    at_attempt_ = false;
+    return true;
+  }
+  bool scalar() {
+    if (at_attempt_) attempt.reset();  // not a number: the DOM path reports it
+    at_attempt_ = false;
+    return depth_ > 0;  // a top level that is not an object: the DOM path reports it
+  }
+  bool open(bool object) {
+    if (at_attempt_ || (depth_ == 0 && !object)) {
+      attempt.reset();
+      return false;
+    }
+    ++depth_;
+    return true;
+  }
+  bool close() {
+    --depth_;
+    return true;
+  }
+
+  int depth_ = 0;
+  bool at_attempt_ = false;
+};
+
 }  // namespace
 
 ExecutionCore::ExecutionCore(Scheduler& scheduler, std::string id,
@@ -92,6 +149,21 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
       }
       continue;
     }
+    if (e.type == EventType::kActivityStarted && e.op >= 0 && !e.data.empty()) {
+      AttemptReader reader;
+      if (Json::sax_parse(e.data, &reader) && reader.attempt) {
+        OpState& st = ops_[e.op];
+        if (!st.from_journal) {
+          st.kind = kind_of(e.type);
+          st.name = e.name;
+          st.from_journal = true;
+        }
+        last_journaled_op_ = std::max(last_journaled_op_, e.op);
+        st.attempts_started = reader.attempt->get<int>();
+        st.retry_at.reset();
+        continue;
+      }
+    }
     Json data;
     try {
       data = e.data.empty() ? Json::object() : Json::parse(e.data);
@@ -111,7 +183,7 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
       st.from_journal = true;
     }
     last_journaled_op_ = std::max(last_journaled_op_, e.op);
-    auto set_outcome = [&](Outcome::Kind kind, Json value) {
+    auto set_outcome = [&](Outcome::Kind kind, Json&& value) {
       st.outcome = Outcome{kind, std::move(value), e.index};
     };
     try {
@@ -127,10 +199,10 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
         case EventType::kActivityCompleted:
         case EventType::kDeferredResolved:
         case EventType::kSideEffect:
-          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          set_outcome(Outcome::Kind::kValue, std::move(data.at("value")));
           break;
         case EventType::kActivityFailed:
-          set_outcome(Outcome::Kind::kError, data.at("error"));
+          set_outcome(Outcome::Kind::kError, std::move(data.at("error")));
           break;
         case EventType::kTimerScheduled:
           st.due = from_ms(data.at("due").get<std::int64_t>());
@@ -152,11 +224,11 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
         case EventType::kChildCompleted:
         case EventType::kQueueItemCompleted:
-          set_outcome(Outcome::Kind::kValue, data.at("value"));
+          set_outcome(Outcome::Kind::kValue, std::move(data.at("value")));
           break;
         case EventType::kChildFailed:
         case EventType::kQueueItemFailed:
-          set_outcome(Outcome::Kind::kError, data.at("error"));
+          set_outcome(Outcome::Kind::kError, std::move(data.at("error")));
           break;
         case EventType::kQueueItemEnqueued:
           st.queue_key = data.at("key").get<std::string>();
@@ -207,7 +279,7 @@ Task<Json> ExecutionCore::root() {
   // Each compensation is an activity op of its own; one that fails for good does not stop the
   // others.
   for (auto it = compensations_.rbegin(); it != compensations_.rend(); ++it) {
-    int op = begin_activity(it->spec, it->call, it->input);
+    int op = begin_activity(it->spec, it->call, it->arguments);
     try {
       co_await Op<Json>(this, op);
     } catch (const ActivityError&) {
@@ -223,6 +295,11 @@ void ExecutionCore::run_ready() {
     for (auto h : handles) {
       if (parked_ || continue_input_) break;
       h.resume();
+    }
+    // Keep the buffer: most rounds make one handle ready again.
+    if (ready_.empty()) {
+      handles.clear();
+      ready_.swap(handles);
     }
   }
   dirty_ = true;
@@ -256,7 +333,7 @@ void ExecutionCore::finish() {
   try {
     Json value = root_.result();
     final_result_ = value.dump();
-    append(EventType::kCompleted, -1, "", {{"value", value}});
+    append_text(EventType::kCompleted, -1, "", "{\"value\":" + final_result_ + "}");
     final_status_ = ExecutionStatus::kCompleted;
   } catch (const Cancelled&) {
     Json error = current_error_json(compensations_.size());
@@ -274,13 +351,19 @@ void ExecutionCore::finish() {
   }
 }
 
-std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name, Json data) {
+std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name,
+                                   const Json& data) {
+  return append_text(type, op, name, data.dump());
+}
+
+std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view name,
+                                        std::string data) {
   Event e;
   e.index = next_index_++;
   e.type = type;
   e.op = op;
   e.name = std::string(name);
-  e.data = data.dump();
+  e.data = std::move(data);
   e.time = scheduler_.clock().now();
   pending_.push_back(std::move(e));
   dirty_ = true;
@@ -288,11 +371,10 @@ std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name
   return pending_.back().index;
 }
 
-ExecutionWrite ExecutionCore::take_write() {
-  ExecutionWrite w;
+void ExecutionCore::take_write(ExecutionWrite& w) {
   w.execution_id = id_;
   w.expected_next_index = committed_next_;
-  w.data_is_serialized_json = true;  // every event and entry is made with Json::dump()
+  w.data_is_serialized_json = true;  // all data comes from Json::dump() or append_json()
   w.requires_create = awaiting_create_;
   w.events = std::move(pending_);
   pending_.clear();
@@ -328,7 +410,6 @@ ExecutionWrite ExecutionCore::take_write() {
     streamed_waiting_on_ = w.waiting_on;
   }
   dirty_ = false;
-  return w;
 }
 
 void ExecutionCore::restore(ExecutionWrite write) {
@@ -462,12 +543,12 @@ int ExecutionCore::begin(OpKind kind, std::string_view name) {
 }
 
 int ExecutionCore::begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                                  Json input) {
+                                  std::string arguments) {
   int op = begin(OpKind::kActivity, spec->name);
   OpState& st = ops_[op];
   st.spec = std::move(spec);
   st.call = std::move(call);
-  st.input = std::move(input);
+  st.arguments = std::move(arguments);
   return op;
 }
 
@@ -612,7 +693,7 @@ void ExecutionCore::check_child(int op, OpState& st) {
   scheduler_.unwatch_child(st.child_id);
   if (child->status == ExecutionStatus::kCompleted) {
     Json value = child->result.empty() ? Json(nullptr) : Json::parse(child->result, nullptr, false);
-    complete_op(op, Outcome::Kind::kValue, EventType::kChildCompleted, {{"value", value}});
+    complete_value(op, EventType::kChildCompleted, std::move(value));
     return;
   }
   Json error = Json::parse(child->error.empty() ? "{}" : child->error, nullptr, false);
@@ -645,9 +726,15 @@ void ExecutionCore::start_attempt(int op, OpState& st) {
   st.attempts_started = attempt;
   st.running_attempt = attempt;
   st.cancel_flag = std::make_shared<std::atomic<bool>>(false);
-  Json data{{"attempt", attempt}};
-  if (attempt == 1) data["input"] = st.input;
-  append(EventType::kActivityStarted, op, st.name, std::move(data));
+  // Json{{"attempt", attempt}, {"input", arguments}}.dump(), without a DOM.
+  std::string data = "{\"attempt\":";
+  append_json(data, attempt);
+  if (attempt == 1) {
+    data += ",\"input\":";
+    data += st.arguments;
+  }
+  data += '}';
+  append_text(EventType::kActivityStarted, op, st.name, std::move(data));
   post_commit_.push_back(PostCommit{op, std::nullopt, attempt});
 }
 
@@ -660,8 +747,7 @@ void ExecutionCore::on_activity_result(int op, int attempt, bool ok, Json value,
   }
   st->running_attempt = 0;
   if (ok) {
-    complete_op(op, Outcome::Kind::kValue, EventType::kActivityCompleted,
-                {{"value", std::move(value)}});
+    complete_value(op, EventType::kActivityCompleted, std::move(value));
   } else {
     fail_attempt(op, *st, std::move(value), non_retryable);
   }
@@ -750,8 +836,7 @@ void ExecutionCore::check_deferred(int op, OpState& st, bool deadline_passed) {
            fmt::format("execution {}: the resolution of deferred '{}' is not JSON: {}", id_,
                        st.name, e.what()));
     }
-    complete_op(op, Outcome::Kind::kValue, EventType::kDeferredResolved,
-                {{"value", std::move(value)}});
+    complete_value(op, EventType::kDeferredResolved, std::move(value));
   } else {
     complete_op(op, Outcome::Kind::kTimedOut, EventType::kDeferredTimedOut, Json::object());
   }
@@ -792,6 +877,15 @@ void ExecutionCore::complete_op(int op, Outcome::Kind kind, EventType type, Json
                                              : Json(nullptr);
   std::int64_t index = append(type, op, st.name, std::move(data));
   post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
+}
+
+void ExecutionCore::complete_value(int op, EventType type, Json value) {
+  std::string data = json_member("value", value);  // before any state changes: it may throw
+  OpState& st = ops_[op];
+  st.outcome_pending = true;
+  std::int64_t index = append_text(type, op, st.name, std::move(data));
+  post_commit_.push_back(
+      PostCommit{op, Outcome{Outcome::Kind::kValue, std::move(value), index}, 0});
 }
 
 void ExecutionCore::deliver(int op, Outcome outcome) {
@@ -880,8 +974,8 @@ bool ExecutionCore::patched(std::string_view change_id, bool record) {
 }
 
 void ExecutionCore::add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                                     Json input) {
-  compensations_.push_back(Compensation{std::move(spec), std::move(call), std::move(input)});
+                                     std::string arguments) {
+  compensations_.push_back(Compensation{std::move(spec), std::move(call), std::move(arguments)});
 }
 
 std::string ExecutionCore::token(std::string_view deferred) {

@@ -48,7 +48,7 @@ struct OpState {
   // Activities.
   std::shared_ptr<const ActivitySpec> spec;
   ActivityCall call;
-  Json input;
+  std::string arguments;  // JSON text of the argument array (journaled with the first attempt)
   int attempts_started = 0;
   int running_attempt = 0;  // dispatched and not yet answered; 0 for none
   Json last_error;
@@ -57,6 +57,9 @@ struct OpState {
   // Child workflows.
   std::shared_ptr<const WorkflowSpec> child_spec;
   std::string child_id;
+
+  // Child workflows and queue items: the input (a queue item's payload).
+  Json input;
 
   // Queue items (the payload is in `input`; `name` is the queue).
   std::string queue_key;
@@ -108,7 +111,9 @@ class ExecutionCore {
   bool continued_as_new() const { return continue_input_.has_value(); }
   // The continue-as-new generation (ExecutionRecord::run) this core runs.
   std::int64_t run() const { return run_; }
-  ExecutionWrite take_write();
+  // Moves the uncommitted output into `w` (a default-constructed write), built in place in the
+  // batch: an ExecutionWrite is large, and a round makes one per execution.
+  void take_write(ExecutionWrite& w);
   // Takes back the output of a write whose commit failed, to be committed again.
   void restore(ExecutionWrite write);
   void on_committed();
@@ -135,7 +140,8 @@ class ExecutionCore {
 
   // Workflow side (through core_api.hpp).
   int begin(OpKind kind, std::string_view name);
-  int begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
+  int begin_activity(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                     std::string arguments);
   int begin_timer(std::string_view name, std::optional<Duration> after,
                   std::optional<TimePoint> at);
   int begin_deferred(std::string_view name, std::optional<Duration> timeout);
@@ -149,7 +155,8 @@ class ExecutionCore {
   Json side_effect(std::string_view name, const std::function<Json()>& make);
   bool patched(std::string_view change_id, bool record);
   void continue_as_new(Json input);
-  void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call, Json input);
+  void add_compensation(std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
+                        std::string arguments);
   std::string token(std::string_view deferred);
   bool is_replaying() const { return next_op_ <= last_journaled_op_; }
   // Appends to the execution's event stream with the next commit (see WorkflowContext::emit).
@@ -165,7 +172,7 @@ class ExecutionCore {
   struct Compensation {
     std::shared_ptr<const ActivitySpec> spec;
     ActivityCall call;
-    Json input;
+    std::string arguments;
   };
   struct PostCommit {
     int op;
@@ -175,8 +182,12 @@ class ExecutionCore {
 
   Task<Json> root();
   void finish();
-  std::int64_t append(EventType type, int op, std::string_view name, Json data);
+  std::int64_t append(EventType type, int op, std::string_view name, const Json& data);
+  // `data` is the event's JSON text, as Json::dump() writes it (json_text.hpp).
+  std::int64_t append_text(EventType type, int op, std::string_view name, std::string data);
   void complete_op(int op, Outcome::Kind kind, EventType type, Json data);
+  // complete_op for a value outcome (data {"value": value}), without building the DOM.
+  void complete_value(int op, EventType type, Json value);
   void start_live(int op, OpState& st);
   void start_attempt(int op, OpState& st);
   void fail_attempt(int op, OpState& st, Json error, bool non_retryable);

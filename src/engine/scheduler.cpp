@@ -18,7 +18,7 @@ Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &SystemClock::instance()),
-      pool_(options_.activity_threads),
+      pool_(options_.activity_threads, [this](AttemptJob& job) { run_attempt(job); }),
       hub_(std::make_shared<StreamHub>()),
       activity_stream_(std::make_shared<StoreActivityStream>(store_, hub_, *clock_)) {}
 
@@ -72,6 +72,7 @@ void Scheduler::stop() {
   {
     std::lock_guard lock(inbox_mutex_);
     inbox_.clear();
+    results_.clear();
     running_ = false;
     idle_ = true;
   }
@@ -208,33 +209,40 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
     arm(core, op, clock_->now() + st.spec->options.timeout, TimerKind::kAttemptTimeout, attempt);
   }
   // Handed to the pool at the end of the round (flush_dispatches), all at once.
-  dispatched_.push_back([this, id = core.id(), run = core.run(), op, attempt, spec = st.spec,
-                         call = st.call, flag = st.cancel_flag] {
-    ActivityContext ctx(id, spec->name, op, attempt, flag, activity_stream_, run);
-    bool ok = false;
-    bool non_retryable = false;
-    Json value;
-    try {
-      value = call(ctx);
-      ok = true;
-    } catch (...) {
-      CaughtError caught = describe_current_exception();
-      value = std::move(caught.error);
-      non_retryable = caught.non_retryable;
-    }
-    {
-      std::lock_guard lock(inbox_mutex_);
-      --activities_in_flight_;
-      inbox_.push_back([this, id, run, op, attempt, ok, value = std::move(value), non_retryable] {
-        auto it = executions_.find(id);
-        if (it == executions_.end() || it->second->run() != run) return;
-        it->second->on_activity_result(op, attempt, ok, value, non_retryable);
-        make_ready(it->second.get());
-      });
-      idle_ = false;
-    }
-    inbox_cv_.notify_one();
-  });
+  AttemptJob& job = dispatched_.emplace_back();
+  job.run = core.run();
+  job.op = op;
+  job.attempt = attempt;
+  job.context.emplace(core.id(), st.spec->name, op, attempt, st.cancel_flag, activity_stream_,
+                      core.run());
+  job.call = st.call;
+}
+
+void Scheduler::run_attempt(AttemptJob& job) {
+  try {
+    job.value = job.call(*job.context);
+    job.ok = true;
+  } catch (...) {
+    CaughtError caught = describe_current_exception();
+    job.value = std::move(caught.error);
+    job.non_retryable = caught.non_retryable;
+  }
+  job.call = nullptr;  // released here, not on the scheduler thread
+  {
+    std::lock_guard lock(inbox_mutex_);
+    --activities_in_flight_;
+    results_.push_back(std::move(job));
+    idle_ = false;
+  }
+  inbox_cv_.notify_one();
+}
+
+void Scheduler::take_result(AttemptJob& job) {
+  auto it = executions_.find(job.context->execution_id());
+  if (it == executions_.end() || it->second->run() != job.run) return;
+  it->second->on_activity_result(job.op, job.attempt, job.ok, std::move(job.value),
+                                 job.non_retryable);
+  make_ready(it->second.get());
 }
 
 void Scheduler::flush_dispatches() {
@@ -248,13 +256,19 @@ void Scheduler::flush_dispatches() {
 }
 
 void Scheduler::loop() {
+  // Swapped with the shared inbox each round, so both keep their capacity.
+  std::vector<std::function<void()>> work;
+  std::vector<AttemptJob> results;
   for (;;) {
-    std::vector<std::function<void()>> work;
     {
       std::lock_guard lock(inbox_mutex_);
       work.swap(inbox_);
+      results.swap(results_);
     }
     for (auto& fn : work) fn();
+    work.clear();
+    for (auto& job : results) take_result(job);
+    results.clear();
     fire_due_timers();
     poll_store();
     start_new_executions();
@@ -272,7 +286,7 @@ void Scheduler::loop() {
       if (stopping_) return;
       continue;
     }
-    if (!inbox_.empty() || !ready_.empty() || !creates_.empty()) continue;
+    if (!inbox_.empty() || !results_.empty() || !ready_.empty() || !creates_.empty()) continue;
     // A timer already due (one re-armed by loading an unloaded execution) is work, not idleness.
     if (!timers_.empty() && timers_.top().due <= clock_->now()) continue;
     if (activities_in_flight_ == 0) {
@@ -281,7 +295,8 @@ void Scheduler::loop() {
     }
     auto wait = std::chrono::nanoseconds(options_.store_poll_interval);
     if (!timers_.empty()) wait = std::min(wait, clock_->real_wait_until(timers_.top().due));
-    inbox_cv_.wait_for(lock, wait, [&] { return stopping_ || !inbox_.empty(); });
+    inbox_cv_.wait_for(lock, wait,
+                       [&] { return stopping_ || !inbox_.empty() || !results_.empty(); });
     if (stopping_) return;
   }
 }
@@ -375,7 +390,8 @@ void Scheduler::commit() {
   for (auto& c : creates_) batch.creates.push_back(c.execution);
   batch.enqueues = enqueues_;
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
-  for (ExecutionCore* core : cores) batch.writes.push_back(core->take_write());
+  batch.writes.reserve(cores.size());
+  for (ExecutionCore* core : cores) core->take_write(batch.writes.emplace_back());
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
     return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
            w.stream.empty() && !w.continue_as_new;
@@ -667,7 +683,7 @@ void Scheduler::notify_all_final() {
 
 void Scheduler::wait_idle() {
   std::unique_lock lock(inbox_mutex_);
-  idle_cv_.wait(lock, [&] { return !running_ || (idle_ && inbox_.empty()); });
+  idle_cv_.wait(lock, [&] { return !running_ || (idle_ && inbox_.empty() && results_.empty()); });
 }
 
 EngineStats Scheduler::stats() const {

@@ -118,6 +118,10 @@ class Scheduler {
   // cached waiting executions, then unloads the longest-waiting beyond the limit.
   void note_waiting(const std::vector<ExecutionCore*>& cores);
   void unload_excess_waiting();
+  // Worker side of an attempt: runs it and posts the job back with its outcome.
+  void run_attempt(AttemptJob& job);
+  // Loop thread: hands a finished attempt to its execution, if it is still loaded.
+  void take_result(AttemptJob& job);
 
   std::shared_ptr<JournalStore> store_;
   EngineOptions options_;
@@ -138,6 +142,7 @@ class Scheduler {
   std::condition_variable inbox_cv_;
   std::condition_variable idle_cv_;
   std::vector<std::function<void()>> inbox_;
+  std::vector<AttemptJob> results_;  // finished attempts, for take_result
   bool idle_ = false;
   bool stopping_ = false;
   bool running_ = false;
@@ -163,7 +168,7 @@ class Scheduler {
   std::vector<NewQueueItem> enqueues_;
   // Activity attempts dispatched this round: one hand-off to the pool per round, not per attempt
   // (a wake-up per attempt let woken workers preempt the scheduler mid-round on few cores).
-  std::vector<std::function<void()>> dispatched_;
+  std::vector<AttemptJob> dispatched_;
   std::unordered_map<std::string, std::string> child_parents_;  // watched child -> parent
   // Cached waiting executions, oldest wait first, as (id, mark): an entry whose mark no longer
   // matches its core's (it woke, or waits again under a newer mark) is stale and skipped.

@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "durable/errors.hpp"
+#include "engine/json_text.hpp"
 
 namespace durable::detail {
 namespace {
@@ -35,13 +36,25 @@ void StreamHub::wait(std::uint64_t seen, std::chrono::steady_clock::time_point d
 NewStreamEntry status_stream_entry(ExecutionStatus status, const std::string& waiting_on,
                                    const std::string& error, std::int64_t journal_index,
                                    std::int64_t run, TimePoint time) {
-  Json data{{"status", to_string(status)}};
-  if (!waiting_on.empty()) data["waiting_on"] = waiting_on;
-  if (!error.empty()) data["error"] = Json::parse(error, nullptr, false);
+  // Json{{"error", ...}, {"status", ...}, {"waiting_on", ...}}.dump(), members in key order.
+  std::string data = "{";
+  if (!error.empty()) {
+    data += "\"error\":";
+    append_json(data, Json::parse(error, nullptr, false));
+    data += ',';
+  }
+  data += "\"status\":";
+  append_json_string(data, to_string(status));
+  if (!waiting_on.empty()) {
+    data += ",\"waiting_on\":";
+    append_json_string(data, waiting_on);
+  }
+  data += '}';
   std::string key =
       fmt::format("{}status:{}:{}", stream_key_prefix(run), journal_index, to_string(status));
   if (!waiting_on.empty()) key += ":" + waiting_on;
-  return NewStreamEntry{.kind = "status", .data = data.dump(), .time = time, .key = std::move(key)};
+  return NewStreamEntry{
+      .kind = "status", .data = std::move(data), .time = time, .key = std::move(key)};
 }
 
 std::string stream_key_prefix(std::int64_t run) {

@@ -25,6 +25,10 @@ struct Execution {
   ExecutionRecord record;
   std::vector<Event> events;
   bool runnable = false;
+  // Scratch of MemoryStore::commit's validation: the next index the batch numbered
+  // `batch_serial` would leave, valid only while that batch is being checked.
+  std::uint64_t batch_serial = 0;
+  std::int64_t batch_next = 0;
   std::vector<StreamEntry> stream;
   std::unordered_map<std::string, std::int64_t> stream_keys;  // key -> offset
 
@@ -76,6 +80,7 @@ struct MemoryStore::State {
   std::set<ItemOrder> leased_items;
   std::uint64_t next_item_seq = 1;
   std::map<std::string, store::PermitState> rate_limits;
+  std::uint64_t commit_serial = 0;  // numbers commit() calls, for Execution::batch_serial
 
   Execution* find(const std::string& id) {
     auto it = executions.find(id);
@@ -203,8 +208,9 @@ struct MemoryStore::State {
     executions.emplace(spec.id, std::move(execution));
   }
 
-  void apply(const ExecutionWrite& write) {
-    Execution& execution = executions.at(write.execution_id);
+  // `target` is the write's execution if the caller has it (else it is looked up).
+  void apply(const ExecutionWrite& write, Execution* target) {
+    Execution& execution = target ? *target : executions.at(write.execution_id);
     ExecutionRecord& record = execution.record;
     for (const Event& event : write.events) {
       execution.events.push_back(event);
@@ -269,32 +275,44 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
   std::lock_guard lock(state_->mutex);
   State& s = *state_;
 
-  // Validate the whole batch against a projection of the next indices it would produce.
-  std::unordered_map<std::string, std::int64_t> next_index;
+  // Validate the whole batch against a projection of the next indices it would produce: for
+  // executions it creates, in `created`; for existing ones, in their batch_* scratch fields
+  // (which need no allocation per write and are ignored once the serial moves on).
+  const std::uint64_t serial = ++s.commit_serial;
+  std::unordered_map<std::string_view, std::int64_t> created;
   std::vector<std::string> started_data(batch.creates.size());
   CommitResult result;
   result.created.resize(batch.creates.size(), false);
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     const NewExecution& spec = batch.creates[i];
-    if (s.find(spec.id) || next_index.contains(spec.id)) continue;
+    if (s.find(spec.id) || created.contains(spec.id)) continue;
     started_data[i] = store::started_event_data(spec);
-    next_index[spec.id] = 1;
+    created[spec.id] = 1;
     result.created[i] = true;
   }
   auto current_next = [&](const std::string& id) -> std::int64_t {
-    if (auto it = next_index.find(id); it != next_index.end()) return it->second;
+    if (!created.empty()) {
+      if (auto it = created.find(id); it != created.end()) return it->second;
+    }
     const Execution* execution = s.find(id);
-    return execution ? execution->record.next_index : -1;
+    if (!execution) return -1;
+    return execution->batch_serial == serial ? execution->batch_next : execution->record.next_index;
   };
-  std::unordered_set<std::string_view> created_ids;
-  for (std::size_t i = 0; i < batch.creates.size(); ++i) {
-    if (result.created[i]) created_ids.insert(batch.creates[i].id);
-  }
-  auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
-  for (const ExecutionWrite& write : batch.writes) {
-    std::int64_t actual = current_next(write.execution_id);
+  // Each write's execution, when it exists before this batch (apply() looks the others up).
+  std::vector<Execution*> targets(batch.writes.size(), nullptr);
+  for (std::size_t w = 0; w < batch.writes.size(); ++w) {
+    const ExecutionWrite& write = batch.writes[w];
+    std::int64_t actual = -1;
+    auto created_it = created.empty() ? created.end() : created.find(write.execution_id);
+    if (created_it != created.end()) {
+      actual = created_it->second;
+    } else if (Execution* execution = s.find(write.execution_id)) {
+      targets[w] = execution;
+      actual =
+          execution->batch_serial == serial ? execution->batch_next : execution->record.next_index;
+    }
     if (actual < 0 || actual != write.expected_next_index ||
-        (write.requires_create && !created_here(write.execution_id))) {
+        (write.requires_create && created_it == created.end())) {
       throw StaleWriteError(write.execution_id, write.expected_next_index, actual);
     }
     store::check_write_events(write);
@@ -307,8 +325,14 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
                          /*retryable=*/false);
       }
     }
-    next_index[write.execution_id] =
+    std::int64_t next =
         write.continue_as_new ? 1 : actual + static_cast<std::int64_t>(write.events.size());
+    if (created_it != created.end()) {
+      created_it->second = next;
+    } else {
+      targets[w]->batch_serial = serial;
+      targets[w]->batch_next = next;
+    }
   }
   for (const NewQueueItem& item : batch.enqueues) {
     store::check_new_queue_item(item);
@@ -322,7 +346,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     if (result.created[i]) s.create(batch.creates[i], std::move(started_data[i]));
   }
-  for (const ExecutionWrite& write : batch.writes) s.apply(write);
+  for (std::size_t w = 0; w < batch.writes.size(); ++w) s.apply(batch.writes[w], targets[w]);
   result.enqueued.reserve(batch.enqueues.size());
   for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(s.enqueue(item));
   return result;

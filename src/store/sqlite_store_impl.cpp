@@ -43,6 +43,26 @@ SQLite::Database open_database(const std::string& path, const SqliteOptions& opt
   return db;
 }
 
+std::string insert_events_sql(int rows) {
+  std::string sql = "INSERT INTO events (execution_id, idx, type, op, name, data, time) VALUES ";
+  for (int i = 0; i < rows; ++i)
+    sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+  return sql;
+}
+
+// Binds one events row at parameters first + 1 .. first + 7. The texts must outlive the
+// statement's exec(); every parameter is bound again before the statement is used next.
+void bind_event_row(SQLite::Statement& insert, int first, const std::string& execution_id,
+                    const Event& e) {
+  insert.bindNoCopy(first + 1, execution_id);
+  insert.bind(first + 2, e.index);
+  insert.bind(first + 3, static_cast<int>(e.type));
+  insert.bind(first + 4, e.op);
+  insert.bindNoCopy(first + 5, e.name);
+  insert.bindNoCopy(first + 6, e.data);
+  insert.bind(first + 7, to_millis(e.time));
+}
+
 }  // namespace
 
 SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
@@ -56,12 +76,15 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_event(db,
                    "INSERT INTO events (execution_id, idx, type, op, name, data, time) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
+      // Both updates also check the write's expected_next_index (?4, ?8): the check and the update
+      // are one statement (commit() reads next_index only when they do not match).
       update_progress(db,
                       "UPDATE executions SET next_index = ?2, "
-                      "updated_at = max(updated_at, ?3) WHERE id = ?1"),
+                      "updated_at = max(updated_at, ?3) WHERE id = ?1 AND next_index = ?4"),
       update_status(db,
                     "UPDATE executions SET next_index = ?2, updated_at = max(updated_at, ?3), "
-                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 WHERE id = ?1"),
+                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 "
+                    "WHERE id = ?1 AND next_index = ?8"),
       upsert_timer(db,
                    "INSERT INTO timers (execution_id, op, due) VALUES (?, ?, ?) "
                    "ON CONFLICT (execution_id, op) DO UPDATE SET due = excluded.due"),
@@ -82,6 +105,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
                       "INSERT INTO deferreds (execution_id, name, state, value, at) "
                       "VALUES (?, ?, ?, ?, ?)"),
       insert_runnable(db, "INSERT OR IGNORE INTO runnable (execution_id) VALUES (?)"),
+      insert_events_wide(db, insert_events_sql(kWideRows)),
+      insert_events_narrow(db, insert_events_sql(kNarrowRows)),
       items(db),
       stream(db) {}
 
@@ -119,56 +144,73 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     if (result.created[i]) created_ids.insert(batch.creates[i].id);
   }
   auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
+  // The batch's events, inserted in groups: all of a write's rows are in before anything that
+  // replaces its journal (continue-as-new), and all before the transaction commits.
+  std::vector<std::pair<const std::string*, const Event*>> rows;
+  auto insert_rows = [&] {
+    std::size_t i = 0;
+    auto insert_group = [&](SQLite::Statement& statement, int count) {
+      StatementUse insert(statement);
+      for (int r = 0; r < count; ++r, ++i)
+        bind_event_row(*insert, 7 * r, *rows[i].first, *rows[i].second);
+      insert->exec();
+    };
+    while (rows.size() - i >= kWideRows) insert_group(insert_events_wide, kWideRows);
+    while (rows.size() - i >= kNarrowRows) insert_group(insert_events_narrow, kNarrowRows);
+    while (i < rows.size()) insert_group(insert_event, 1);
+    rows.clear();
+  };
+  auto next_index_of = [&](const std::string& id) -> std::int64_t {
+    StatementUse select(select_next_index);
+    select->bind(1, id);
+    return select->executeStep() ? select->getColumn(0).getInt64() : -1;
+  };
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
-    std::int64_t actual = -1;
-    {
-      StatementUse select(select_next_index);
-      select->bind(1, id);
-      if (select->executeStep()) actual = select->getColumn(0).getInt64();
+    const std::int64_t expected = write.expected_next_index;
+    if (write.requires_create && !created_here(id)) {
+      throw StaleWriteError(id, expected, next_index_of(id));
     }
-    if (actual < 0 || actual != write.expected_next_index ||
-        (write.requires_create && !created_here(id))) {
-      throw StaleWriteError(id, write.expected_next_index, actual);
+    // A write that updates the execution's row checks expected_next_index in that UPDATE, done
+    // first (it is undone with the transaction if anything below throws); others read it.
+    const bool updates_row = write.status || !write.events.empty();
+    if (!updates_row) {
+      std::int64_t actual = next_index_of(id);
+      if (actual < 0 || actual != expected) throw StaleWriteError(id, expected, actual);
+    }
+    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+    for (const Event& e : write.events) latest = std::max(latest, to_millis(e.time));
+    std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
+    if (updates_row) {
+      int changed = 0;
+      if (write.status) {
+        StatementUse update(update_status);
+        update->bind(1, id);
+        update->bind(2, next);
+        update->bind(3, latest);
+        update->bind(4, std::string{to_string(*write.status)});
+        update->bindNoCopy(5, write.waiting_on);
+        update->bindNoCopy(6, write.result);
+        update->bindNoCopy(7, write.error);
+        update->bind(8, expected);
+        changed = update->exec();
+      } else {
+        StatementUse update(update_progress);
+        update->bind(1, id);
+        update->bind(2, next);
+        update->bind(3, latest);
+        update->bind(4, expected);
+        changed = update->exec();
+      }
+      if (changed == 0) throw StaleWriteError(id, expected, next_index_of(id));
     }
     store::check_write_events(write);
-    store::check_stream_entries(id, write.stream);
+    store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
-    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
-    for (const Event& e : write.events) {
-      StatementUse insert(insert_event);
-      insert->bind(1, id);
-      insert->bind(2, e.index);
-      insert->bind(3, static_cast<int>(e.type));
-      insert->bind(4, e.op);
-      insert->bind(5, e.name);
-      insert->bind(6, e.data);
-      insert->bind(7, to_millis(e.time));
-      insert->exec();
-      latest = std::max(latest, to_millis(e.time));
-    }
+    for (const Event& e : write.events) rows.emplace_back(&id, &e);
 
     for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
-
-    std::int64_t next = actual + static_cast<std::int64_t>(write.events.size());
-    if (write.status) {
-      StatementUse update(update_status);
-      update->bind(1, id);
-      update->bind(2, next);
-      update->bind(3, latest);
-      update->bind(4, std::string{to_string(*write.status)});
-      update->bind(5, write.waiting_on);
-      update->bind(6, write.result);
-      update->bind(7, write.error);
-      update->exec();
-    } else if (!write.events.empty()) {
-      StatementUse update(update_progress);
-      update->bind(1, id);
-      update->bind(2, next);
-      update->bind(3, latest);
-      update->exec();
-    }
 
     for (std::int32_t op : write.clear_timers) {
       StatementUse remove(delete_timer);
@@ -189,8 +231,12 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
       upsert->bind(3, to_millis(timer.due));
       upsert->exec();
     }
-    if (write.continue_as_new) continue_as_new(write);
+    if (write.continue_as_new) {
+      insert_rows();
+      continue_as_new(write);
+    }
   }
+  insert_rows();
 
   result.enqueued.reserve(batch.enqueues.size());
   for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(enqueue(item));

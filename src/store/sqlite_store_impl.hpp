@@ -76,6 +76,11 @@ struct SqliteStore::Impl {
   SQLite::Statement select_next_index, insert_execution, insert_event, update_progress,
       update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
       select_status, select_deferred, insert_deferred, insert_runnable;
+  // Multi-row inserts of commit()'s events (kWideRows and kNarrowRows rows per statement): with
+  // one statement per event its fixed cost was most of a commit's CPU.
+  static constexpr int kWideRows = 32;
+  static constexpr int kNarrowRows = 8;
+  SQLite::Statement insert_events_wide, insert_events_narrow;
   store::ItemStatements items;
   store::StreamStatements stream;
   std::optional<std::string> token_secret;

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "durable/errors.hpp"
+#include "engine/json_text.hpp"
 
 namespace durable::store {
 namespace {
@@ -48,7 +49,13 @@ std::string started_event_data(const NewExecution& execution) {
           /*retryable=*/false);
     }
   }
-  return nlohmann::json{{"workflow", execution.workflow}, {"input", std::move(input)}}.dump();
+  // json{{"workflow", ...}, {"input", ...}}.dump() (members in key order), without the DOM.
+  std::string data = "{\"input\":";
+  detail::append_json(data, input);
+  data += ",\"workflow\":";
+  detail::append_json_string(data, execution.workflow);
+  data += '}';
+  return data;
 }
 
 std::string continued_event_data(const std::string& id, const std::string& workflow,
@@ -140,11 +147,14 @@ void check_stream_entries(const std::string& execution_id,
 }
 
 NewStreamEntry started_stream_entry(const NewExecution& execution) {
-  return NewStreamEntry{
-      .kind = "status",
-      .data = nlohmann::json{{"status", "started"}, {"workflow", execution.workflow}}.dump(),
-      .time = execution.created_at,
-      .key = "status:started"};
+  // json{{"status", "started"}, {"workflow", ...}}.dump(), without the DOM.
+  std::string data = "{\"status\":\"started\",\"workflow\":";
+  detail::append_json_string(data, execution.workflow);
+  data += '}';
+  return NewStreamEntry{.kind = "status",
+                        .data = std::move(data),
+                        .time = execution.created_at,
+                        .key = "status:started"};
 }
 
 NewStreamEntry forked_stream_entry(const ForkRequest& request, const std::string& workflow) {

@@ -46,8 +46,25 @@ struct Waiter {
 // code that catches it anyway cannot make progress: the engine no longer runs the execution.
 struct ParkedSignal {};
 
+// Appends the text value.dump() would produce to `out` (scalars without a temporary string).
+void append_json(std::string& out, const Json& value);
+// The JSON text of an activity's arguments, byte for byte Json::array({encoded...}).dump(), built
+// without an array DOM.
+template <class... Encoded>
+std::string arguments_json(const Encoded&... encoded) {
+  std::string out(1, '[');
+  auto add = [&out](const Json& value) {
+    if (out.size() > 1) out += ',';
+    append_json(out, value);
+  };
+  (add(encoded), ...);
+  out += ']';
+  return out;
+}
+
+// `input` is the JSON text of the argument array (arguments_json).
 int begin_activity(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec, ActivityCall call,
-                   Json input);
+                   std::string input);
 int begin_timer(ExecutionCore& core, std::string_view name, std::optional<Duration> after,
                 std::optional<TimePoint> at);
 int begin_deferred(ExecutionCore& core, std::string_view name, std::optional<Duration> timeout);
@@ -83,7 +100,7 @@ void continue_as_new(ExecutionCore& core, Json input);
 bool patched(ExecutionCore& core, std::string_view change_id, bool record);
 Json side_effect(ExecutionCore& core, std::string_view name, const std::function<Json()>& make);
 void add_compensation(ExecutionCore& core, std::shared_ptr<const ActivitySpec> spec,
-                      ActivityCall call, Json input);
+                      ActivityCall call, std::string input);
 std::string token(ExecutionCore& core, std::string_view deferred);
 const std::string& execution_id(const ExecutionCore& core);
 // The engine clock's current time (not journaled: WorkflowContext::now() journals it).
