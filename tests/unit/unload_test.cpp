@@ -132,6 +132,31 @@ TEST_F(UnloadTest, AnUnloadedExecutionWakesWhenItsDeferredIsResolved) {
   EXPECT_EQ(g_prepared.load(), 1);
 }
 
+TEST_F(UnloadTest, AnUnloadedExecutionWakesWhenAnotherEngineResolvesItsDeferred) {
+  Engine& engine = up(0);
+  auto h = engine.start(kWaiter, 8);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  // Another process sharing the store: its resolution reaches this engine only through the
+  // store's runnable mark, found by polling.
+  Engine other(store_, options());
+  EXPECT_EQ(other.resolve(kGo, token_of(8), 2), ResolveOutcome::kResolved);
+  EXPECT_EQ(h.get(), 82);
+  EXPECT_EQ(g_prepared.load(), 1);
+}
+
+TEST_F(UnloadTest, AnUnloadedExecutionCanBeCancelled) {
+  Engine& engine = up(0);
+  auto h = engine.start(kNapper, 2);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  EXPECT_EQ(engine.cancel(h.id()), CancelOutcome::kRequested);
+  auto record = engine.wait(h.id(), 20s);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->status, ExecutionStatus::kCancelled);
+  EXPECT_TRUE(events_of(h.id(), EventType::kTimerFired).empty());
+}
+
 TEST_F(UnloadTest, AnUnloadedExecutionsDeadlineStillPasses) {
   Engine& engine = up(0);
   auto h = engine.start(kWaiter, -3);
