@@ -139,6 +139,17 @@ ExecutionCore::~ExecutionCore() {
   root_ = Task<Json>{};  // frames (and the Ops in them) go before the op table
 }
 
+OpState& ExecutionCore::journaled_op(const Event& e) {
+  OpState& st = ops_[e.op];
+  if (!st.from_journal) {
+    st.kind = kind_of(e.type);
+    st.name = e.name;
+    st.from_journal = true;
+  }
+  last_journaled_op_ = std::max(last_journaled_op_, e.op);
+  return st;
+}
+
 void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested) {
   cancel_requested_ = cancel_requested;
   for (const Event& e : events) {
@@ -152,13 +163,7 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
     if (e.type == EventType::kActivityStarted && e.op >= 0 && !e.data.empty()) {
       AttemptReader reader;
       if (Json::sax_parse(e.data, &reader) && reader.attempt) {
-        OpState& st = ops_[e.op];
-        if (!st.from_journal) {
-          st.kind = kind_of(e.type);
-          st.name = e.name;
-          st.from_journal = true;
-        }
-        last_journaled_op_ = std::max(last_journaled_op_, e.op);
+        OpState& st = journaled_op(e);
         st.attempts_started = reader.attempt->get<int>();
         st.retry_at.reset();
         continue;
@@ -176,13 +181,7 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
       continue;
     }
     if (e.op < 0) continue;  // execution-level events of a finished execution
-    OpState& st = ops_[e.op];
-    if (!st.from_journal) {
-      st.kind = kind_of(e.type);
-      st.name = e.name;
-      st.from_journal = true;
-    }
-    last_journaled_op_ = std::max(last_journaled_op_, e.op);
+    OpState& st = journaled_op(e);
     auto set_outcome = [&](Outcome::Kind kind, Json&& value) {
       st.outcome = Outcome{kind, std::move(value), e.index};
     };

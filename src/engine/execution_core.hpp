@@ -201,6 +201,8 @@ class ExecutionCore {
   void clear_store_timer(int op, OpState& st) noexcept;
   ExecutionStatus current_status(std::string& waiting_on) const;
   OpState* find(int op);
+  // The op a journal event belongs to, taking its kind and name from the first of its events.
+  OpState& journaled_op(const Event& e);
 
   Scheduler& scheduler_;
   std::string id_;
