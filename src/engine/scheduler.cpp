@@ -407,14 +407,14 @@ void Scheduler::commit() {
       fault(e.what());
       auto it = executions_.find(e.execution_id());
       if (it != executions_.end()) {
+        // Out of `cores` too before the core is destroyed: the others are looked at below.
         std::erase(ready_, it->second.get());
+        std::erase(cores, it->second.get());
         executions_.erase(it);
       }
       std::string id = e.execution_id();
       post([this, id] { load(id); });
-      for (auto* core : cores) {
-        if (executions_.contains(core->id())) core->set_queued(true);
-      }
+      for (auto* core : cores) core->set_queued(true);  // still on ready_, to commit again
       restore_writes(batch);
       return;
     } catch (const std::exception& e) {
