@@ -79,6 +79,8 @@ struct ExecutionRecord {
   std::int64_t next_index = 0;
   bool cancel_requested = false;
   TimePoint created_at{};
+  // The time of the latest event, or of the latest status change if later. (With event times out
+  // of order, as a clock stepped back may make them, a store may take the last event's time.)
   TimePoint updated_at{};
   // Continue-as-new generation: 1 for the first run, +1 each time the workflow continued as new.
   std::int64_t run = 1;

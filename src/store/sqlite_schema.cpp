@@ -148,10 +148,18 @@ void create_v3(SQLite::Database& db) {
   add_management_columns(db);
 }
 
+// Version 4: the tables do not change, their meaning does. A journal's next index is one past its
+// last event's and its last change time is that event's (or the last status change's):
+// executions.next_index and updated_at are refreshed only by status changes, so progress writes
+// leave the row alone. A version-3 build would trust the stale columns, so it must refuse the
+// file, which the version bump makes it do. Existing rows are already exact.
+void derive_progress_from_events(SQLite::Database&) {}
+
 using Migration = void (*)(SQLite::Database&);
 
 // kMigrations[v] brings a database from version v to v + 1. Append only; never edit a shipped one.
-constexpr std::array<Migration, 3> kMigrations{&create_v1, &create_v2, &create_v3};
+constexpr std::array<Migration, 4> kMigrations{&create_v1, &create_v2, &create_v3,
+                                               &derive_progress_from_events};
 
 void write_version(SQLite::Database& db, int version) {
   SQLite::Statement set(db,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <limits>
 #include <string_view>
+#include <unordered_map>
 #include <unordered_set>
 
 #include "durable/errors.hpp"
@@ -68,7 +69,11 @@ void bind_event_row(SQLite::Statement& insert, int first, const std::string& exe
 SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
     : path(path_),
       db(open_database(path_, options)),
-      select_next_index(db, "SELECT next_index FROM executions WHERE id = ?"),
+      // Since schema version 4 the journal's next index is its events' (the executions row's
+      // column is only refreshed with a status change): one seek down the events' key.
+      select_next_index(db,
+                        "SELECT (SELECT COALESCE(max(idx), -1) + 1 FROM events "
+                        "WHERE execution_id = ?1) FROM executions WHERE id = ?1"),
       insert_execution(db,
                        "INSERT INTO executions (id, workflow, input, status, next_index, "
                        "created_at, updated_at) VALUES (?, ?, ?, 'running', 1, ?, ?) "
@@ -76,15 +81,9 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_event(db,
                    "INSERT INTO events (execution_id, idx, type, op, name, data, time) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
-      // Both updates also check the write's expected_next_index (?4, ?8): the check and the update
-      // are one statement (commit() reads next_index only when they do not match).
-      update_progress(db,
-                      "UPDATE executions SET next_index = ?2, "
-                      "updated_at = max(updated_at, ?3) WHERE id = ?1 AND next_index = ?4"),
       update_status(db,
                     "UPDATE executions SET next_index = ?2, updated_at = max(updated_at, ?3), "
-                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 "
-                    "WHERE id = ?1 AND next_index = ?8"),
+                    "status = ?4, waiting_on = ?5, result = ?6, error = ?7 WHERE id = ?1"),
       upsert_timer(db,
                    "INSERT INTO timers (execution_id, op, due) VALUES (?, ?, ?) "
                    "ON CONFLICT (execution_id, op) DO UPDATE SET due = excluded.due"),
@@ -165,44 +164,33 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     select->bind(1, id);
     return select->executeStep() ? select->getColumn(0).getInt64() : -1;
   };
+  // The next index each written execution will have once this batch's events are in (they are
+  // inserted in groups, later): a second write to one execution expects what the first left.
+  std::unordered_map<std::string_view, std::int64_t> batch_next;
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
     const std::int64_t expected = write.expected_next_index;
-    if (write.requires_create && !created_here(id)) {
-      throw StaleWriteError(id, expected, next_index_of(id));
+    auto known = batch_next.find(id);
+    const std::int64_t actual = known != batch_next.end() ? known->second : next_index_of(id);
+    if (actual < 0 || actual != expected || (write.requires_create && !created_here(id))) {
+      throw StaleWriteError(id, expected, actual);
     }
-    // A write that updates the execution's row checks expected_next_index in that UPDATE, done
-    // first (it is undone with the transaction if anything below throws); others read it.
-    const bool updates_row = write.status || !write.events.empty();
-    if (!updates_row) {
-      std::int64_t actual = next_index_of(id);
-      if (actual < 0 || actual != expected) throw StaleWriteError(id, expected, actual);
-    }
-    std::int64_t latest = std::numeric_limits<std::int64_t>::min();
-    for (const Event& e : write.events) latest = std::max(latest, to_millis(e.time));
     std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
-    if (updates_row) {
-      int changed = 0;
-      if (write.status) {
-        StatementUse update(update_status);
-        update->bind(1, id);
-        update->bind(2, next);
-        update->bind(3, latest);
-        update->bind(4, std::string{to_string(*write.status)});
-        update->bindNoCopy(5, write.waiting_on);
-        update->bindNoCopy(6, write.result);
-        update->bindNoCopy(7, write.error);
-        update->bind(8, expected);
-        changed = update->exec();
-      } else {
-        StatementUse update(update_progress);
-        update->bind(1, id);
-        update->bind(2, next);
-        update->bind(3, latest);
-        update->bind(4, expected);
-        changed = update->exec();
-      }
-      if (changed == 0) throw StaleWriteError(id, expected, next_index_of(id));
+    batch_next[id] = write.continue_as_new ? 1 : next;
+    // Progress alone (events, no status) leaves the executions row as it is (schema version 4):
+    // it is the hot path, and rewriting the row and its index entries cost more than the events.
+    if (write.status) {
+      std::int64_t latest = std::numeric_limits<std::int64_t>::min();
+      for (const Event& e : write.events) latest = std::max(latest, to_millis(e.time));
+      StatementUse update(update_status);
+      update->bind(1, id);
+      update->bind(2, next);
+      update->bind(3, latest);
+      update->bind(4, std::string{to_string(*write.status)});
+      update->bindNoCopy(5, write.waiting_on);
+      update->bindNoCopy(6, write.result);
+      update->bindNoCopy(7, write.error);
+      update->exec();
     }
     store::check_write_events(write);
     store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);

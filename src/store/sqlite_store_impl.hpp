@@ -14,9 +14,15 @@
 namespace durable {
 namespace store {
 
+// Since schema version 4, next_index and updated_at come from the journal's last event (the row's
+// columns are refreshed only with a status change): both are seeks down the events' key.
 inline constexpr const char* kExecutionColumns =
-    "id, workflow, input, status, waiting_on, result, error, next_index, cancel_requested, "
-    "created_at, updated_at, run, forked_from";
+    "id, workflow, input, status, waiting_on, result, error, "
+    "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e WHERE e.execution_id = executions.id), "
+    "cancel_requested, created_at, "
+    "max(updated_at, COALESCE((SELECT e.time FROM events e WHERE e.execution_id = executions.id "
+    "ORDER BY e.idx DESC LIMIT 1), updated_at)), "
+    "run, forked_from";
 
 inline constexpr const char* kItemColumns =
     "seq, queue, key, payload, state, attempts, ready_at, lease_owner, lease_until, result, error, "
@@ -73,8 +79,7 @@ struct SqliteStore::Impl {
   std::mutex mutex;
   SQLite::Database db;
   // Prepared once per connection: the hot paths (commit, replay) never re-parse SQL.
-  SQLite::Statement select_next_index, insert_execution, insert_event, update_progress,
-      update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
+  SQLite::Statement select_next_index, insert_execution, insert_event, update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
       select_status, select_deferred, insert_deferred, insert_runnable;
   // Multi-row inserts of commit()'s events (kWideRows and kNarrowRows rows per statement): with
   // one statement per event its fixed cost was most of a commit's CPU.

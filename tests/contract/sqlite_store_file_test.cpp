@@ -92,8 +92,8 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
-  EXPECT_EQ(store::current_schema_version(), 3);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 4);
+  EXPECT_EQ(store::current_schema_version(), 4);
   EXPECT_TRUE(db.tableExists("queue_items"));
   EXPECT_TRUE(db.tableExists("stream_entries"));
   EXPECT_TRUE(db.tableExists("rate_limits"));
@@ -101,7 +101,7 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
 
 // A file as durable 0.2 (schema version 2) left it: its executions come back as run 1, forked from
 // nothing, with empty event streams; its queue items stay; every version-3 operation works on it.
-TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
+TEST_F(SqliteStoreFile, AVersion2FileMigratesForwardKeepingItsDataAndGainsTheVersion3Tables) {
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 2);
@@ -127,7 +127,8 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
   auto store = open();
   {
     SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 3);
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
     EXPECT_TRUE(db.tableExists("stream_entries"));
     EXPECT_TRUE(db.tableExists("rate_limits"));
   }
@@ -157,6 +158,43 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesToVersion3KeepingItsData) {
   EXPECT_EQ(store->load_events("again", 0).size(), 2u);
   EXPECT_EQ(store->delete_finished(TimePoint{std::chrono::seconds(3)}, 10), 1u);
   EXPECT_FALSE(store->get_execution("done"));
+}
+
+// A file as a version-3 build left it: its rows' next_index and updated_at are exact, and stay
+// what the store reports after the migration; progress appended afterwards (which no longer
+// rewrites the executions row) shows in both.
+TEST_F(SqliteStoreFile, AVersion3FileMigratesToVersion4AndReportsProgressFromItsEvents) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 3);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, next_index, created_at, updated_at)
+        VALUES ('old', 'publish', '{"n":1}', 'running', 2, 1000, 1500);
+      INSERT INTO events VALUES ('old', 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+      INSERT INTO events VALUES ('old', 1, 11, 0, 'now', '{"value":5}', 1500);
+    )sql");
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 4);
+  }
+  ExecutionRecord before = *store->get_execution("old");
+  EXPECT_EQ(before.next_index, 2);
+  EXPECT_EQ(before.updated_at, TimePoint{Duration{1500}});
+
+  ExecutionWrite progress = append("old", 2, 2);
+  progress.events[0].time = TimePoint{Duration{1600}};
+  progress.events[1].time = TimePoint{Duration{1700}};
+  store->commit(writes({progress}));
+  ExecutionRecord after = *store->get_execution("old");
+  EXPECT_EQ(after.next_index, 4);
+  EXPECT_EQ(after.updated_at, TimePoint{Duration{1700}});
+  ListQuery all;
+  EXPECT_EQ(store->list_executions(all).executions.at(0).next_index, 4);
+  EXPECT_THROW(store->commit(writes({append("old", 2, 1)})), StaleWriteError);
+  EXPECT_EQ(store->load_events("old", 0).size(), 4u);
 }
 
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with

@@ -306,13 +306,23 @@ TEST_P(StoreContract, WriteWithoutStatusKeepsTheStatus) {
   EXPECT_EQ(r.error, R"({"type":"nondeterminism","message":"op 3"})");
 }
 
-TEST_P(StoreContract, UpdatedAtFollowsTheLatestEventTime) {
+TEST_P(StoreContract, UpdatedAtFollowsTheLatestEventAndStatusChange) {
   create("a");
   ExecutionWrite write = append("a", 1, 2);
-  write.events[0].time = at(20);
-  write.events[1].time = at(10);
+  write.events[0].time = at(10);
+  write.events[1].time = at(20);
   store_->commit(writes({write}));
   EXPECT_EQ(record("a").updated_at, at(20));
+  ExecutionWrite more = append("a", 3, 1);
+  more.events[0].time = at(30);
+  store_->commit(writes({more}));
+  EXPECT_EQ(record("a").updated_at, at(30)) << "progress alone moves updated_at";
+  ExecutionWrite finish = append("a", 4, 1);
+  finish.events[0].time = at(40);
+  finish.status = ExecutionStatus::kCompleted;
+  store_->commit(writes({finish}));
+  EXPECT_EQ(record("a").updated_at, at(40));
+  EXPECT_EQ(record("a").next_index, 5);
   EXPECT_EQ(record("a").created_at, at(0));
 }
 
