@@ -330,10 +330,11 @@ void Scheduler::poll_store() {
     return;
   }
   for (const auto& id : ids) wake(id);
-  // Children running in another process end without a wake-up mark on their parent: look.
+  // Children running in another process end without a wake-up mark on their parent: look. (An
+  // unloaded child is this engine's: it ends here, after a wake-up that loads it.)
   std::vector<std::string> parents;
   for (const auto& [child, parent] : child_parents_) {
-    if (!executions_.contains(child)) parents.push_back(parent);
+    if (!executions_.contains(child) && !unloaded_.contains(child)) parents.push_back(parent);
   }
   for (const auto& parent : parents) wake(parent);
   if (options_.retention) prune_expired();
