@@ -79,8 +79,9 @@ struct SqliteStore::Impl {
   std::mutex mutex;
   SQLite::Database db;
   // Prepared once per connection: the hot paths (commit, replay) never re-parse SQL.
-  SQLite::Statement select_next_index, insert_execution, insert_event, update_status, upsert_timer, delete_timer, select_execution, select_events, select_due_timers,
-      select_status, select_deferred, insert_deferred, insert_runnable;
+  SQLite::Statement select_next_index, insert_execution, insert_event, update_status, upsert_timer,
+      delete_timer, select_execution, select_events, select_due_timers, select_status,
+      select_deferred, insert_deferred, insert_runnable;
   // Multi-row inserts of commit()'s events (kWideRows and kNarrowRows rows per statement): with
   // one statement per event its fixed cost was most of a commit's CPU.
   static constexpr int kWideRows = 32;
