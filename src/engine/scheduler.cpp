@@ -428,7 +428,7 @@ void Scheduler::commit() {
     }
   }
 
-  ++stats_.commits;
+  if (!batch.empty()) ++stats_.commits;  // store commits, not rounds with nothing to write
   bool any_stream = !batch.creates.empty();
   for (const auto& w : batch.writes) {
     stats_.events_committed += w.events.size();
