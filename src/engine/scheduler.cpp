@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <string_view>
+#include <unordered_set>
 
 #include "engine/errors_json.hpp"
 
@@ -436,15 +438,19 @@ void Scheduler::commit() {
   }
   if (any_stream) hub_->notify();
   ready_.clear();
-  for (std::size_t i = 0; i < creates_.size(); ++i) {
-    if (result.created.size() > i && result.created[i]) continue;
-    // Run early for a create that found the execution there: its write was empty (else the
-    // commit would have been refused), and the stored execution is loaded below instead.
-    auto it = executions_.find(creates_[i].execution.id);
-    if (it == executions_.end() || !it->second->awaiting_create()) continue;
-    std::erase(cores, it->second.get());
-    executions_.erase(it);
+  // A core run early for a create that did not happen (the execution was there first): its write
+  // was empty (else the commit would have been refused), and the stored execution is loaded below
+  // instead. Two starts of one id in a round are one create that happened and one that did not.
+  std::unordered_set<std::string_view> created_ids;
+  for (std::size_t i = 0; i < creates_.size() && i < result.created.size(); ++i) {
+    if (result.created[i]) created_ids.insert(creates_[i].execution.id);
   }
+  std::erase_if(cores, [&](ExecutionCore* core) {
+    if (!core->awaiting_create() || created_ids.contains(core->id())) return false;
+    std::string id = core->id();  // erase() destroys the core that owns core->id()
+    executions_.erase(id);
+    return true;
+  });
   for (ExecutionCore* core : cores) {
     core->set_queued(false);
     core->on_committed();

@@ -4,10 +4,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <latch>
 #include <mutex>
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "support/engine_fixture.hpp"
 
@@ -142,6 +145,44 @@ TEST_F(EngineApiTest, AOneActivityWorkflowTakesThreeCommits) {
   EXPECT_EQ(engine.execute(wf, 5), 25);
   engine.wait_idle();
   EXPECT_EQ(engine.stats().commits, 3u);
+}
+
+TEST_F(EngineApiTest, TwoStartsOfOneNewKeyAtOnceRunItOnce) {
+  // Two starts of one id that reach the same scheduler round: one create happens, the other finds
+  // it; the execution that ran in that round must survive the one that did not create it.
+  std::mutex mutex;
+  std::vector<int> attempts;
+  const Activity<int(int)> step{"step", [&](ActivityContext& actx, int x) {
+                                  std::lock_guard lock(mutex);
+                                  attempts.push_back(actx.attempt());
+                                  return x;
+                                }};
+  const Workflow<int(int)> wf{"twice_started", [&](WorkflowContext& ctx, int x) -> Task<int> {
+                                co_return co_await ctx.run(step, x);
+                              }};
+  Engine& engine = boot();
+  constexpr int kKeys = 50;
+  for (int k = 0; k < kKeys; ++k) {
+    StartOptions keyed;
+    keyed.idempotency_key = "key-" + std::to_string(k);
+    std::latch go(2);
+    std::string ids[2];
+    auto start = [&](int i) {
+      go.arrive_and_wait();
+      ids[i] = engine.start(wf, k, keyed).id();
+    };
+    std::thread a(start, 0);
+    std::thread b(start, 1);
+    a.join();
+    b.join();
+    ASSERT_EQ(ids[0], ids[1]);
+    EXPECT_EQ(engine.handle<int>(ids[0]).get(), k);
+  }
+  engine.wait_idle();
+  std::lock_guard lock(mutex);
+  EXPECT_EQ(attempts, std::vector<int>(kKeys, 1)) << "an execution's first attempt was lost";
+  EXPECT_EQ(executions_of("twice_started"), static_cast<std::size_t>(kKeys));
+  EXPECT_TRUE(faults().empty()) << faults().front();
 }
 
 TEST_F(EngineApiTest, HandlePollsNothingWhileWaitingAndTheValueAfter) {
