@@ -310,8 +310,11 @@ void Scheduler::fire_due_timers() {
     timers_.pop();
     auto it = executions_.find(item.execution_id);
     if (it == executions_.end()) {
-      // Replay re-arms the timer (already due) and the next round fires it.
-      if (unloaded_.contains(item.execution_id)) load(item.execution_id);
+      // Replay re-arms the timer (already due) and the next round fires it. Only a wait's timer
+      // can concern an unloaded execution: an attempt's timeout or a retry left from an activity
+      // that has ended would load it for nothing.
+      bool wait_timer = item.kind == TimerKind::kSleep || item.kind == TimerKind::kDeferredDeadline;
+      if (wait_timer && unloaded_.contains(item.execution_id)) load(item.execution_id);
       continue;
     }
     if (it->second->run() != item.run) continue;

@@ -157,6 +157,28 @@ TEST_F(UnloadTest, AnUnloadedExecutionCanBeCancelled) {
   EXPECT_TRUE(events_of(h.id(), EventType::kTimerFired).empty());
 }
 
+const Activity<int(int)> kTimedPrepare{
+    "timed_prepare", [](int n) { return n; }, {.retry = {}, .timeout = 10min}};
+const Workflow<int(int)> kTimedNapper{"timed_napper", [](WorkflowContext& ctx, int n) -> Task<int> {
+                                        int v = co_await ctx.run(kTimedPrepare, n);
+                                        co_await ctx.sleep("nap", 1h);
+                                        co_return v;
+                                      }};
+
+TEST_F(UnloadTest, AFinishedActivitysTimeoutDoesNotLoadAnUnloadedExecution) {
+  Engine& engine = up(0);
+  engine.add(kTimedNapper);
+  auto h = engine.start(kTimedNapper, 4);
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  clock_.advance(11min);  // the attempt's timeout entry comes due, long after the attempt ended
+  engine.wait_idle();
+  EXPECT_EQ(engine.stats().executions_loaded, 0u);
+  clock_.advance(1h);
+  EXPECT_EQ(h.get(), 4);
+  EXPECT_EQ(engine.stats().executions_loaded, 1u);
+}
+
 TEST_F(UnloadTest, AnUnloadedExecutionsDeadlineStillPasses) {
   Engine& engine = up(0);
   auto h = engine.start(kWaiter, -3);
