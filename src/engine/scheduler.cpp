@@ -3,8 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <string_view>
-#include <unordered_set>
 
 #include "engine/errors_json.hpp"
 
@@ -372,12 +370,18 @@ void Scheduler::start_new_executions() {
     } catch (const StoreError&) {
       continue;  // the commit will say what is wrong with the store
     }
-    auto core = std::make_unique<ExecutionCore>(*this, id, spec, Json::parse(c.execution.input), 1);
-    ExecutionCore* raw = core.get();
-    executions_[id] = std::move(core);
-    raw->set_awaiting_create();
-    raw->start();
+    start_new(c.execution, std::move(spec)).set_awaiting_create();
   }
+}
+
+ExecutionCore& Scheduler::start_new(const NewExecution& execution,
+                                    std::shared_ptr<const WorkflowSpec> spec) {
+  auto core = std::make_unique<ExecutionCore>(*this, execution.id, std::move(spec),
+                                              Json::parse(execution.input), 1);
+  ExecutionCore& started = *core;
+  executions_[execution.id] = std::move(core);
+  started.start();
+  return started;
 }
 
 void Scheduler::run_ready() {
@@ -398,9 +402,11 @@ void Scheduler::commit() {
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
   batch.writes.reserve(cores.size());
   for (ExecutionCore* core : cores) core->take_write(batch.writes.emplace_back());
+  // A write that requires its create is never dropped: the store then vouches, in this commit,
+  // that the execution run early is the one created.
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {
     return w.events.empty() && !w.status && w.set_timers.empty() && w.clear_timers.empty() &&
-           w.stream.empty() && !w.continue_as_new;
+           w.stream.empty() && !w.continue_as_new && !w.requires_create;
   });
 
   CommitResult result;
@@ -441,38 +447,20 @@ void Scheduler::commit() {
   }
   if (any_stream) hub_->notify();
   ready_.clear();
-  // A core run early for a create that did not happen (the execution was there first): its write
-  // was empty (else the commit would have been refused), and the stored execution is loaded below
-  // instead. Two starts of one id in a round are one create that happened and one that did not.
-  std::unordered_set<std::string_view> created_ids;
-  for (std::size_t i = 0; i < creates_.size() && i < result.created.size(); ++i) {
-    if (result.created[i]) created_ids.insert(creates_[i].execution.id);
-  }
-  std::erase_if(cores, [&](ExecutionCore* core) {
-    if (!core->awaiting_create() || created_ids.contains(core->id())) return false;
-    std::string id = core->id();  // erase() destroys the core that owns core->id()
-    executions_.erase(id);
-    return true;
-  });
   for (ExecutionCore* core : cores) {
     core->set_queued(false);
     core->on_committed();
   }
+  // Every core run early had its create done: its write required it. The others (children, and
+  // starts that arrived while the round ran) start now, or load what another writer created.
   for (std::size_t i = 0; i < creates_.size(); ++i) {
     PendingCreate& c = creates_[i];
-    if (result.created.size() > i && result.created[i]) {
-      if (executions_.contains(c.execution.id)) {
-        if (c.done) c.done->set_value();  // it ran in this round (start_new_executions)
-        continue;
+    if (!executions_.contains(c.execution.id)) {
+      if (result.created.size() > i && result.created[i]) {
+        start_new(c.execution, find_workflow(c.execution.workflow));
+      } else {
+        load(c.execution.id);
       }
-      auto spec = find_workflow(c.execution.workflow);
-      auto core = std::make_unique<ExecutionCore>(*this, c.execution.id, spec,
-                                                  Json::parse(c.execution.input), 1);
-      ExecutionCore* raw = core.get();
-      executions_[c.execution.id] = std::move(core);
-      raw->start();
-    } else if (!executions_.contains(c.execution.id)) {
-      load(c.execution.id);
     }
     if (c.done) c.done->set_value();
   }

@@ -99,6 +99,8 @@ class Scheduler {
   // here nor in the store; the writes of such a run require the create (requires_create), so an
   // execution another writer created meanwhile is never written to from here.
   void start_new_executions();
+  // Builds, registers and starts the core of a new execution (its run 1, nothing journaled).
+  ExecutionCore& start_new(const NewExecution& execution, std::shared_ptr<const WorkflowSpec> spec);
   void run_ready();
   void commit();
   void restore_writes(CommitBatch& batch);
