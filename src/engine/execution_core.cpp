@@ -869,22 +869,23 @@ void ExecutionCore::deliver_cancel(int op, OpState& st) {
 }
 
 void ExecutionCore::complete_op(int op, Outcome::Kind kind, EventType type, Json data) {
-  OpState& st = ops_[op];
-  st.outcome_pending = true;
   Json value = kind == Outcome::Kind::kError ? data["error"]
                : data.contains("value")      ? data["value"]
                                              : Json(nullptr);
-  std::int64_t index = append(type, op, st.name, std::move(data));
-  post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
+  record_outcome(op, kind, type, data.dump(), std::move(value));
 }
 
 void ExecutionCore::complete_value(int op, EventType type, Json value) {
-  std::string data = json_member("value", value);  // before any state changes: it may throw
+  std::string data = json_member("value", value);
+  record_outcome(op, Outcome::Kind::kValue, type, std::move(data), std::move(value));
+}
+
+void ExecutionCore::record_outcome(int op, Outcome::Kind kind, EventType type, std::string data,
+                                   Json value) {
   OpState& st = ops_[op];
   st.outcome_pending = true;
   std::int64_t index = append_text(type, op, st.name, std::move(data));
-  post_commit_.push_back(
-      PostCommit{op, Outcome{Outcome::Kind::kValue, std::move(value), index}, 0});
+  post_commit_.push_back(PostCommit{op, Outcome{kind, std::move(value), index}, 0});
 }
 
 void ExecutionCore::deliver(int op, Outcome outcome) {

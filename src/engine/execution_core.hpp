@@ -188,6 +188,9 @@ class ExecutionCore {
   void complete_op(int op, Outcome::Kind kind, EventType type, Json data);
   // complete_op for a value outcome (data {"value": value}), without building the DOM.
   void complete_value(int op, EventType type, Json value);
+  // Both of the above, once the event's text is made (it may throw, so before any state change):
+  // appends the outcome event and delivers `value` once it is durable.
+  void record_outcome(int op, Outcome::Kind kind, EventType type, std::string data, Json value);
   void start_live(int op, OpState& st);
   void start_attempt(int op, OpState& st);
   void fail_attempt(int op, OpState& st, Json error, bool non_retryable);
