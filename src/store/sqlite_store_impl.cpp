@@ -167,6 +167,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
   // The next index each written execution will have once this batch's events are in (they are
   // inserted in groups, later): a second write to one execution expects what the first left.
   std::unordered_map<std::string_view, std::int64_t> batch_next;
+  for (std::string_view id : created_ids) batch_next.emplace(id, 1);  // event 0 is in
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
     const std::int64_t expected = write.expected_next_index;
