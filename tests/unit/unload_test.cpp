@@ -77,6 +77,14 @@ class UnloadTest : public EngineTest {
     engine_->start();
     return *engine_;
   }
+
+  // Starts `workflow` on an engine that unloads every wait (up(0)) and lets it reach its wait.
+  ExecutionHandle<int> start_unloaded(const Workflow<int(int)>& workflow, int n) {
+    auto h = engine_->start(workflow, n);
+    engine_->wait_idle();
+    EXPECT_EQ(engine_->stats().executions_unloaded, 1u) << "the execution was not unloaded";
+    return h;
+  }
 };
 
 TEST_F(UnloadTest, WaitingExecutionsBeyondTheLimitAreUnloadedAndWakeOnTheirTimers) {
@@ -124,19 +132,15 @@ TEST_F(UnloadTest, AnExecutionThatWaitsAgainAndAgainIsUnloadedAndReloadedEachTim
 
 TEST_F(UnloadTest, AnUnloadedExecutionWakesWhenItsDeferredIsResolved) {
   Engine& engine = up(0);
-  auto h = engine.start(kWaiter, 7);
-  engine.wait_idle();
-  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  auto h = start_unloaded(kWaiter, 7);
   EXPECT_EQ(engine.resolve(kGo, token_of(7), 5), ResolveOutcome::kResolved);
   EXPECT_EQ(h.get(), 75);
   EXPECT_EQ(g_prepared.load(), 1);
 }
 
 TEST_F(UnloadTest, AnUnloadedExecutionWakesWhenAnotherEngineResolvesItsDeferred) {
-  Engine& engine = up(0);
-  auto h = engine.start(kWaiter, 8);
-  engine.wait_idle();
-  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  up(0);
+  auto h = start_unloaded(kWaiter, 8);
   // Another process sharing the store: its resolution reaches this engine only through the
   // store's runnable mark, found by polling.
   Engine other(store_, options());
@@ -147,9 +151,7 @@ TEST_F(UnloadTest, AnUnloadedExecutionWakesWhenAnotherEngineResolvesItsDeferred)
 
 TEST_F(UnloadTest, AnUnloadedExecutionCanBeCancelled) {
   Engine& engine = up(0);
-  auto h = engine.start(kNapper, 2);
-  engine.wait_idle();
-  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  auto h = start_unloaded(kNapper, 2);
   EXPECT_EQ(engine.cancel(h.id()), CancelOutcome::kRequested);
   auto record = engine.wait(h.id(), 20s);
   ASSERT_TRUE(record);
@@ -168,9 +170,7 @@ const Workflow<int(int)> kTimedNapper{"timed_napper", [](WorkflowContext& ctx, i
 TEST_F(UnloadTest, AFinishedActivitysTimeoutDoesNotLoadAnUnloadedExecution) {
   Engine& engine = up(0);
   engine.add(kTimedNapper);
-  auto h = engine.start(kTimedNapper, 4);
-  engine.wait_idle();
-  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  auto h = start_unloaded(kTimedNapper, 4);
   clock_.advance(11min);  // the attempt's timeout entry comes due, long after the attempt ended
   engine.wait_idle();
   EXPECT_EQ(engine.stats().executions_loaded, 0u);
@@ -181,9 +181,7 @@ TEST_F(UnloadTest, AFinishedActivitysTimeoutDoesNotLoadAnUnloadedExecution) {
 
 TEST_F(UnloadTest, AnUnloadedExecutionsDeadlineStillPasses) {
   Engine& engine = up(0);
-  auto h = engine.start(kWaiter, -3);
-  engine.wait_idle();
-  EXPECT_EQ(engine.stats().executions_unloaded, 1u);
+  auto h = start_unloaded(kWaiter, -3);
   clock_.advance(2h);
   EXPECT_EQ(h.get(), -1);
   EXPECT_EQ(events_of(h.id(), EventType::kDeferredTimedOut).size(), 1u);
