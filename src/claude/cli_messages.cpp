@@ -4,6 +4,7 @@
 #include <regex>
 
 #include "durable/claude/errors.hpp"
+#include "engine/json_number.hpp"
 
 namespace durable::claude::detail {
 
@@ -16,16 +17,18 @@ std::string string_at(const json& j, const char* key) {
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+// A count the CLI reports, or `fallback` when it is missing or not an integer T can hold.
 template <class T>
-T number_at(const json& j, const char* key, T fallback) {
+T count_at(const json& j, const char* key, T fallback) {
   auto it = j.find(key);
-  return it != j.end() && it->is_number() ? it->get<T>() : fallback;
+  if (it == j.end()) return fallback;
+  return durable::detail::exact_integer<T>(*it).value_or(fallback);
 }
 
 // The HTTP status an is_error result names ("API Error: 401 {...}"), when it names one.
 int status_in(const json& result) {
-  if (auto it = result.find("api_error_status"); it != result.end() && it->is_number_integer()) {
-    return it->get<int>();
+  if (auto it = result.find("api_error_status"); it != result.end()) {
+    if (auto status = durable::detail::exact_integer<int>(*it)) return *status;
   }
   static const std::regex kStatus(R"(API Error: (\d{3}))");
   std::smatch m;
@@ -81,16 +84,16 @@ AgentResult CliSession::finish(const std::string& exit_description) const {
   out.text = r.contains("result") ? string_at(r, "result") : last_text_;
   std::string subtype = string_at(r, "subtype");
   out.stop_reason = string_at(r, "stop_reason");
-  out.num_turns = number_at<int>(r, "num_turns", assistant_turns_);
+  out.num_turns = count_at<int>(r, "num_turns", assistant_turns_);
   if (auto it = r.find("total_cost_usd"); it != r.end() && it->is_number()) {
     out.cost_usd = it->get<double>();
   }
   if (auto it = r.find("usage"); it != r.end() && it->is_object()) {
-    out.usage.input_tokens = number_at<std::int64_t>(*it, "input_tokens", 0);
-    out.usage.output_tokens = number_at<std::int64_t>(*it, "output_tokens", 0);
+    out.usage.input_tokens = count_at<std::int64_t>(*it, "input_tokens", 0);
+    out.usage.output_tokens = count_at<std::int64_t>(*it, "output_tokens", 0);
     out.usage.cache_creation_input_tokens =
-        number_at<std::int64_t>(*it, "cache_creation_input_tokens", 0);
-    out.usage.cache_read_input_tokens = number_at<std::int64_t>(*it, "cache_read_input_tokens", 0);
+        count_at<std::int64_t>(*it, "cache_creation_input_tokens", 0);
+    out.usage.cache_read_input_tokens = count_at<std::int64_t>(*it, "cache_read_input_tokens", 0);
   }
   bool is_error = r.contains("is_error") && r["is_error"].is_boolean() && r["is_error"].get<bool>();
   if (subtype == "error_max_turns" || subtype == "error_max_budget_usd") {

@@ -5,12 +5,24 @@
 #include <algorithm>
 
 #include "engine/errors_json.hpp"
+#include "engine/json_number.hpp"
 #include "engine/json_text.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/token.hpp"
 
 namespace durable::detail {
 namespace {
+
+// An event field that is not an integer of the type the engine reads it as.
+struct MalformedField : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+template <std::integral T>
+T integer_field(const Json& data, const char* key) {
+  if (auto v = exact_integer<T>(data.at(key))) return *v;
+  throw MalformedField(fmt::format("'{}' is not an integer in range: {}", key, data[key].dump()));
+}
 
 std::int64_t to_ms(TimePoint t) {
   return t.time_since_epoch().count();
@@ -152,6 +164,10 @@ OpState& ExecutionCore::journaled_op(const Event& e) {
 
 void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested) {
   cancel_requested_ = cancel_requested;
+  auto malformed = [this](const Event& e, const char* what) {
+    return DecodeError(fmt::format("execution {}: event {} ({}) is malformed: {}", id_, e.index,
+                                   to_string(e.type), what));
+  };
   for (const Event& e : events) {
     if (e.index == 0) {
       Json started = Json::parse(e.data, nullptr, /*allow_exceptions=*/false);
@@ -163,10 +179,12 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
     if (e.type == EventType::kActivityStarted && e.op >= 0 && !e.data.empty()) {
       AttemptReader reader;
       if (Json::sax_parse(e.data, &reader) && reader.attempt) {
-        OpState& st = journaled_op(e);
-        st.attempts_started = reader.attempt->get<int>();
-        st.retry_at.reset();
-        continue;
+        if (auto attempt = exact_integer<int>(*reader.attempt)) {
+          OpState& st = journaled_op(e);
+          st.attempts_started = *attempt;
+          st.retry_at.reset();
+          continue;
+        }  // else the full parse below reports the field
       }
     }
     Json data;
@@ -188,12 +206,12 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
     try {
       switch (e.type) {
         case EventType::kActivityStarted:
-          st.attempts_started = data.at("attempt").get<int>();
+          st.attempts_started = integer_field<int>(data, "attempt");
           st.retry_at.reset();
           break;
         case EventType::kActivityAttemptFailed:
           st.last_error = data.at("error");
-          st.retry_at = from_ms(data.at("retry_at").get<std::int64_t>());
+          st.retry_at = from_ms(integer_field<std::int64_t>(data, "retry_at"));
           break;
         case EventType::kActivityCompleted:
         case EventType::kDeferredResolved:
@@ -204,7 +222,7 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           set_outcome(Outcome::Kind::kError, std::move(data.at("error")));
           break;
         case EventType::kTimerScheduled:
-          st.due = from_ms(data.at("due").get<std::int64_t>());
+          st.due = from_ms(integer_field<std::int64_t>(data, "due"));
           st.scheduled = true;
           break;
         case EventType::kTimerFired:
@@ -212,7 +230,8 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
         case EventType::kDeferredAwaited:
           st.scheduled = true;
-          if (data.contains("deadline")) st.due = from_ms(data["deadline"].get<std::int64_t>());
+          if (data.contains("deadline"))
+            st.due = from_ms(integer_field<std::int64_t>(data, "deadline"));
           break;
         case EventType::kDeferredTimedOut:
           set_outcome(Outcome::Kind::kTimedOut, nullptr);
@@ -241,8 +260,9 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
       }
     } catch (const Json::exception& ex) {
-      throw DecodeError(fmt::format("execution {}: event {} ({}) is malformed: {}", id_, e.index,
-                                    to_string(e.type), ex.what()));
+      throw malformed(e, ex.what());
+    } catch (const MalformedField& ex) {
+      throw malformed(e, ex.what());
     }
   }
 }

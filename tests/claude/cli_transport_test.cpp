@@ -122,6 +122,19 @@ TEST_F(CliTransportTest, MaxTurnsIsAResultMarkedAsError) {
   EXPECT_EQ(r.num_turns, 2);
 }
 
+// A count that is not an integer the field can hold (a float beyond any integer, a negative
+// fraction, an unsigned beyond int64) is ignored, never converted with undefined behaviour.
+TEST_F(CliTransportTest, CountsThatDoNotFitTheirFieldFallBackAndTheRestIsKept) {
+  AgentResult r = ask("out_of_range_counts.ndjson");
+  EXPECT_FALSE(r.is_error);
+  EXPECT_EQ(r.text, "odd numbers");
+  EXPECT_EQ(r.num_turns, 1) << "falls back to the assistant turns seen";
+  EXPECT_EQ(r.usage.input_tokens, 0);
+  EXPECT_EQ(r.usage.output_tokens, 0);
+  EXPECT_EQ(r.usage.cache_creation_input_tokens, 7);
+  EXPECT_EQ(r.usage.cache_read_input_tokens, 0);
+}
+
 TEST_F(CliTransportTest, AnAuthenticationFailureIsPermanent) {
   try {
     ask("api_error_401.ndjson");

@@ -1,12 +1,16 @@
 // Bad input from outside (unknown workflow names, payloads or resolutions of the wrong type,
 // forged tokens) is refused before anything is written; journaled data the code can no longer
-// read parks only the execution concerned, which fixed code and resume() continue.
+// read parks only the execution concerned, which fixed code and resume() continue; so does a
+// journal row damaged outside the engine.
+#include <SQLiteCpp/Database.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <mutex>
 #include <string>
 
+#include "contract/store_fixtures.hpp"
+#include "durable/sqlite_store.hpp"
 #include "support/engine_fixture.hpp"
 
 namespace durable {
@@ -223,6 +227,47 @@ TEST_F(BadInputTest, AnExecutionOfAnUnregisteredWorkflowIsParkedUntilItIsRegiste
   EXPECT_EQ(engine.resolve(box.get(), Json(5)), ResolveOutcome::kResolved);
   EXPECT_EQ(engine.handle<int>(id).get(), 10 + 5);
   crash();
+}
+
+// The journal in a SQLite file that the test edits as another program could.
+class DamagedJournalTest : public BadInputTest {
+ protected:
+  DamagedJournalTest() { store_ = SqliteStore::open(path_); }
+  void TearDown() override { crash(); }
+  void edit(const std::string& sql) { SQLite::Database(path_, SQLite::OPEN_READWRITE).exec(sql); }
+
+  testing::TempDir dir_;
+  std::string path_ = dir_.file("journal.db");
+};
+
+// Valid JSON whose number does not fit the field (here 1e113 where a time in milliseconds
+// belongs) must be reported, not converted: the conversion is undefined behaviour.
+TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesTheField) {
+  const Workflow<int(int)> napper{"napper", [](WorkflowContext& ctx, int x) -> Task<int> {
+                                    co_await ctx.sleep("nap", 1h);
+                                    co_return x * 2;
+                                  }};
+  Engine& first = boot([&](Engine& e) { e.add(napper); });
+  const std::string damaged = first.start(napper, 1).id();
+  const std::string intact = first.start(napper, 2).id();
+  first.wait_idle();
+  crash();
+  edit(R"sql(UPDATE events SET data = '{"due":1.11111e113}'
+             WHERE execution_id = ')sql" +
+       damaged + R"sql(' AND data LIKE '{"due":%')sql");
+
+  Engine& second = boot([&](Engine& e) { e.add(napper); });
+  auto record = second.wait(damaged, 30s);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->status, ExecutionStatus::kNeedsAttention);
+  const std::string message = error_message(damaged);
+  EXPECT_TRUE(contains(message, damaged)) << message;
+  EXPECT_TRUE(contains(message, "timer_scheduled")) << message;
+  EXPECT_TRUE(contains(message, "'due'")) << message;
+
+  clock_.advance(1h);
+  EXPECT_EQ(second.handle<int>(intact).get(), 4);
+  EXPECT_EQ(second.handle<int>(damaged).status(), ExecutionStatus::kNeedsAttention);
 }
 
 }  // namespace
