@@ -2,10 +2,13 @@
 // to_json/from_json (or NLOHMANN_DEFINE_TYPE_*) is storable.
 #pragma once
 
+#include <concepts>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +39,37 @@ namespace durable {
 
 using Json = nlohmann::json;
 
+namespace detail {
+
+// The integer `json` holds if T can hold it exactly, else nothing. nlohmann's get<T>() converts a
+// float (2.5 becomes 2) or an integer out of range with a cast, and for a value outside T's range
+// that is undefined behaviour; data from outside the process goes through this instead.
+template <std::integral T>
+std::optional<T> exact_integer(const Json& json) {
+  if (json.is_number_unsigned()) {
+    if (auto u = json.get<std::uint64_t>(); std::in_range<T>(u)) return static_cast<T>(u);
+  } else if (json.is_number_integer()) {
+    if (auto s = json.get<std::int64_t>(); std::in_range<T>(s)) return static_cast<T>(s);
+  }
+  return std::nullopt;
+}
+
+// json.get<T>(), except that an integral T takes only an integer it holds exactly. (Integers
+// inside a user type go through that type's from_json.)
+template <class T>
+T get_checked(const Json& json) {
+  if constexpr (std::integral<T> && !std::same_as<T, bool>) {
+    if (!json.is_number()) return json.get<T>();  // nlohmann's own type_error
+    if (auto v = exact_integer<T>(json)) return *v;
+    throw Json::type_error::create(
+        302, "the number " + json.dump() + " is not an integer the declared type holds", nullptr);
+  } else {
+    return json.get<T>();
+  }
+}
+
+}  // namespace detail
+
 template <class T>
 Json encode(const T& value) {
   if constexpr (std::is_void_v<T>) {
@@ -52,7 +86,7 @@ T decode(const Json& json, std::string_view where) {
     return;
   } else {
     try {
-      return json.get<T>();
+      return detail::get_checked<T>(json);
     } catch (const Json::exception& e) {
       throw DecodeError(std::string(where) +
                         " does not decode into the declared type: " + e.what());
@@ -69,7 +103,7 @@ requires std::is_invocable_r_v<std::string, Where&> T decode_lazily(const Json& 
     return;
   } else {
     try {
-      return json.get<T>();
+      return detail::get_checked<T>(json);
     } catch (const Json::exception& e) {
       throw DecodeError(where() + " does not decode into the declared type: " + e.what());
     }

@@ -4,7 +4,7 @@
 #include <regex>
 
 #include "durable/claude/errors.hpp"
-#include "engine/json_number.hpp"
+#include "durable/codec.hpp"
 
 namespace durable::claude::detail {
 

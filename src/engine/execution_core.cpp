@@ -4,8 +4,8 @@
 
 #include <algorithm>
 
+#include "durable/codec.hpp"
 #include "engine/errors_json.hpp"
-#include "engine/json_number.hpp"
 #include "engine/json_text.hpp"
 #include "engine/scheduler.hpp"
 #include "engine/token.hpp"

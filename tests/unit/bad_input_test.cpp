@@ -96,6 +96,15 @@ TEST_F(BadInputTest, AResolutionOfTheWrongTypeOrAForgedTokenChangesNothing) {
   const std::string token = box.get();
 
   EXPECT_THROW(engine.resolve(token, Json("a lot")), DecodeError);
+  // Numbers an int does not hold: a fraction, a float beyond any integer, an integer too large.
+  for (const Json& bad : {Json(2.5), Json(1.11111e113), Json(std::int64_t{1} << 40)}) {
+    try {
+      engine.resolve(token, bad);
+      ADD_FAILURE() << "accepted " << bad.dump();
+    } catch (const DecodeError& e) {
+      EXPECT_TRUE(contains(e.what(), "not an integer")) << e.what();
+    }
+  }
   std::string forged = token;
   forged.back() = forged.back() == 'A' ? 'B' : 'A';
   EXPECT_THROW(engine.resolve(forged, Json(1)), InvalidToken);
