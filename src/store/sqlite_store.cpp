@@ -305,6 +305,7 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
     impl_->append_stream_entry(request.new_id,
                                store::forked_stream_entry(request, source->workflow));
     impl_->mark(request.new_id);
+    impl_->forget_next_indexes();
     transaction.commit();
     return result;
   });
@@ -339,6 +340,7 @@ std::size_t SqliteStore::delete_finished(TimePoint finished_before, std::size_t 
       }
       impl_->drop_timers_and_deferreds(id);
     }
+    impl_->forget_next_indexes();
     transaction.commit();
     return doomed.size();
   });

@@ -107,10 +107,34 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_events_wide(db, insert_events_sql(kWideRows)),
       insert_events_narrow(db, insert_events_sql(kNarrowRows)),
       items(db),
-      stream(db) {}
+      stream(db),
+      select_data_version(db, "PRAGMA data_version") {}
+
+namespace {
+
+// The most next indexes commit() remembers; beyond it starts afresh (a cache, never a leak).
+constexpr std::size_t kMaxKnownNext = 16'384;
+
+}  // namespace
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
+  try {
+    return commit_batch(batch);
+  } catch (...) {
+    forget_next_indexes();  // rolled back, or perhaps committed: either way no longer known
+    throw;
+  }
+}
+
+CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  {
+    StatementUse version(select_data_version);
+    version->executeStep();
+    std::int64_t now = version->getColumn(0).getInt64();
+    if (now != known_data_version) known_next.clear();
+    known_data_version = now;
+  }
   CommitResult result;
   result.created.resize(batch.creates.size(), false);
 
@@ -160,6 +184,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
     rows.clear();
   };
   auto next_index_of = [&](const std::string& id) -> std::int64_t {
+    if (auto known = known_next.find(id); known != known_next.end()) return known->second;
     StatementUse select(select_next_index);
     select->bind(1, id);
     return select->executeStep() ? select->getColumn(0).getInt64() : -1;
@@ -231,6 +256,15 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
   for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(enqueue(item));
 
   transaction.commit();
+
+  if (known_next.size() + batch_next.size() > kMaxKnownNext) known_next.clear();
+  for (const ExecutionWrite& write : batch.writes) {
+    if (write.status && is_final(*write.status) && !write.continue_as_new) {
+      known_next.erase(write.execution_id);  // written no more
+    } else {
+      known_next.insert_or_assign(write.execution_id, batch_next[write.execution_id]);
+    }
+  }
   return result;
 }
 

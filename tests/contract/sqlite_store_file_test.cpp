@@ -358,6 +358,24 @@ TEST_F(SqliteStoreFile, ASecondConnectionSeesCommitsOfTheFirst) {
   EXPECT_EQ(second->list_executions(Query()).executions.size(), 1u);
 }
 
+// A connection remembers the next index of what it wrote; another connection's commit in between
+// must make it look again, in both directions: refuse what is now stale, accept what is now due.
+TEST_F(SqliteStoreFile, AWriterSeesWhatAnotherConnectionAppendedSinceItsOwnLastCommit) {
+  auto first = open();
+  auto second = open();
+  seed(*first, "a", 0);
+  first->commit(writes({append("a", 1)}));  // first now expects 2
+  second->commit(writes({append("a", 2)}));
+  EXPECT_THROW(first->commit(writes({append("a", 2)})), StaleWriteError);
+  first->commit(writes({append("a", 3)}));
+  second->commit(writes({append("a", 4, 2)}));
+  EXPECT_THROW(first->commit(writes({append("a", 4)})), StaleWriteError);
+  first->commit(writes({append("a", 6)}));
+  std::vector<Event> events = first->load_events("a", 0);
+  ASSERT_EQ(events.size(), 7u);
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, std::int64_t(i));
+}
+
 TEST_F(SqliteStoreFile, AStaleWriterOnAnotherConnectionIsRefused) {
   auto first = open();
   auto second = open();

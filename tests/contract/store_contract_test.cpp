@@ -1161,6 +1161,23 @@ TEST_P(StoreContract, ForkIsRefusedForABadSourceStepOrIdAndChangesNothing) {
 
 // --- retention --------------------------------------------------------------------------------
 
+// A store that remembers where journals end must forget a deleted one: the id created again
+// starts at index 1, and a writer still holding the old end is stale.
+TEST_P(StoreContract, AnIdDeletedAndCreatedAgainStartsItsJournalAfresh) {
+  create("again", 3);
+  ExecutionWrite done = write_to("again", 4);
+  done.events.push_back(event(4, EventType::kCompleted, -1, "{}", at(10)));
+  done.status = ExecutionStatus::kCompleted;
+  store_->commit(writes({done}));
+  ASSERT_EQ(store_->delete_finished(at(50), 10), 1u);
+
+  create("again");
+  EXPECT_EQ(record("again").next_index, 1);
+  EXPECT_THROW(store_->commit(writes({append("again", 5)})), StaleWriteError);
+  store_->commit(writes({append("again", 1, 2)}));
+  EXPECT_EQ(store_->load_events("again", 0).size(), 3u);
+}
+
 TEST_P(StoreContract, DeleteFinishedRemovesOnlyOldFinishedExecutionsWithTheirRows) {
   for (const char* id : {"old-done", "old-failed", "old-waiting", "old-parked", "new-done"}) {
     create(id, 1);
