@@ -17,24 +17,21 @@ Duration RetryPolicy::backoff_after(int attempt) const {
   return Duration{static_cast<Duration::rep>(ms)};
 }
 
+// Through side_effect<T>, so a journaled value that does not decode parks the execution as any
+// other side effect's would (the journal bytes are those of Json(value), as before).
 TimePoint WorkflowContext::now() {
-  Json v = detail::side_effect(
-      *core_, "now", [&] { return Json(detail::clock_now(*core_).time_since_epoch().count()); });
-  return TimePoint{Duration{v.get<std::int64_t>()}};
+  return TimePoint{Duration{side_effect<std::int64_t>(
+      "now", [&] { return detail::clock_now(*core_).time_since_epoch().count(); })}};
 }
 
 std::uint64_t WorkflowContext::random() {
-  return detail::side_effect(*core_, "random", [] { return Json(detail::secure_random_u64()); })
-      .get<std::uint64_t>();
+  return side_effect<std::uint64_t>("random", [] { return detail::secure_random_u64(); });
 }
 
 std::string WorkflowContext::uuid() {
-  return detail::side_effect(*core_, "uuid",
-                             [] {
-                               return Json(detail::format_uuid_v4(detail::secure_random_u64(),
-                                                                  detail::secure_random_u64()));
-                             })
-      .get<std::string>();
+  return side_effect<std::string>("uuid", [] {
+    return detail::format_uuid_v4(detail::secure_random_u64(), detail::secure_random_u64());
+  });
 }
 
 namespace detail {

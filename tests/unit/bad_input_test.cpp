@@ -279,5 +279,28 @@ TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesT
   EXPECT_EQ(second.handle<int>(damaged).status(), ExecutionStatus::kNeedsAttention);
 }
 
+TEST_F(DamagedJournalTest, AJournaledTimeThatIsNoTimeParksTheExecutionAtThatSideEffect) {
+  const Workflow<std::int64_t(int)> stamper{"stamper",
+                                            [](WorkflowContext& ctx, int) -> Task<std::int64_t> {
+                                              TimePoint t = ctx.now();
+                                              co_await ctx.sleep("nap", 1h);
+                                              co_return t.time_since_epoch().count();
+                                            }};
+  Engine& first = boot([&](Engine& e) { e.add(stamper); });
+  const std::string id = first.start(stamper, 1).id();
+  first.wait_idle();
+  crash();
+  edit("UPDATE events SET data = '{\"value\":1.11111e113}' WHERE execution_id = '" + id +
+       "' AND name = 'now'");
+
+  Engine& second = boot([&](Engine& e) { e.add(stamper); });
+  auto record = second.wait(id, 30s);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->status, ExecutionStatus::kNeedsAttention);
+  const std::string message = error_message(id);
+  EXPECT_TRUE(contains(message, "side effect 'now'")) << message;
+  EXPECT_TRUE(contains(message, "not an integer")) << message;
+}
+
 }  // namespace
 }  // namespace durable
