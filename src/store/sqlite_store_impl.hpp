@@ -51,7 +51,8 @@ struct SqliteStore::Impl {
   // Opens (creating or migrating) the database and prepares the hot-path statements.
   Impl(const std::string& path, const SqliteOptions& options);
 
-  // The caller holds `mutex` for all of these.
+  // The caller holds `mutex` for all of these, and for every use of `db` and its statements:
+  // the connection is opened without SQLite's own mutex (SQLITE_OPEN_NOMUTEX).
   CommitResult commit(const CommitBatch& batch);
   CommitResult commit_batch(const CommitBatch& batch);  // commit() without its error handling
   std::optional<std::string> status_of(const std::string& id, bool* cancel_requested = nullptr);
