@@ -391,7 +391,15 @@ std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view
 }
 
 void ExecutionCore::take_write(ExecutionWrite& w) {
+  // `w` may be a slot of an earlier batch: every field is set or reset here.
   w.execution_id = id_;
+  w.status.reset();
+  w.waiting_on.clear();
+  w.result.clear();
+  w.error.clear();
+  w.continue_as_new.reset();
+  w.clear_cancel = false;
+  w.continued_at = {};
   w.expected_next_index = committed_next_;
   w.data_is_serialized_json = true;  // all data comes from Json::dump() or append_json()
   w.requires_create = awaiting_create_;

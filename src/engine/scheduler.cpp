@@ -396,12 +396,13 @@ void Scheduler::run_ready() {
 
 void Scheduler::commit() {
   if (ready_.empty() && creates_.empty()) return;
-  CommitBatch batch;
-  for (auto& c : creates_) batch.creates.push_back(c.execution);
+  CommitBatch& batch = batch_;
+  batch.creates.resize(creates_.size());
+  for (std::size_t i = 0; i < creates_.size(); ++i) batch.creates[i] = creates_[i].execution;
   batch.enqueues = enqueues_;
   std::vector<ExecutionCore*> cores(ready_.begin(), ready_.end());
-  batch.writes.reserve(cores.size());
-  for (ExecutionCore* core : cores) core->take_write(batch.writes.emplace_back());
+  batch.writes.resize(cores.size());
+  for (std::size_t i = 0; i < cores.size(); ++i) cores[i]->take_write(batch.writes[i]);
   // A write that requires its create is never dropped: the store then vouches, in this commit,
   // that the execution run early is the one created.
   std::erase_if(batch.writes, [](const ExecutionWrite& w) {

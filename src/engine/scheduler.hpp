@@ -165,6 +165,9 @@ class Scheduler {
   EngineStats stats_;
   std::unordered_map<std::string, std::unique_ptr<ExecutionCore>> executions_;
   std::deque<ExecutionCore*> ready_;
+  // The round's batch, kept from round to round so that its writes' strings and vectors keep
+  // their buffers (commit() fills the slots again; take_write resets every field).
+  CommitBatch batch_;
   std::priority_queue<TimerItem, std::vector<TimerItem>, std::greater<>> timers_;
   std::vector<PendingCreate> creates_;
   std::vector<NewQueueItem> enqueues_;
