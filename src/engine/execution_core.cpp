@@ -754,7 +754,9 @@ void ExecutionCore::start_attempt(int op, OpState& st) {
   st.running_attempt = attempt;
   st.cancel_flag = std::make_shared<std::atomic<bool>>(false);
   // Json{{"attempt", attempt}, {"input", arguments}}.dump(), without a DOM.
-  std::string data = "{\"attempt\":";
+  std::string data;
+  data.reserve(32 + (attempt == 1 ? st.arguments.size() : 0));  // one allocation
+  data += "{\"attempt\":";
   append_json(data, attempt);
   if (attempt == 1) {
     data += ",\"input\":";
