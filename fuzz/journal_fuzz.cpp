@@ -26,15 +26,28 @@ namespace {
 using namespace std::chrono_literals;
 using durable::EventType;
 
-constexpr EventType kTypes[] = {
-    EventType::kActivityStarted,  EventType::kActivityAttemptFailed, EventType::kActivityCompleted,
-    EventType::kActivityFailed,   EventType::kTimerScheduled,        EventType::kTimerFired,
-    EventType::kDeferredAwaited,  EventType::kDeferredResolved,      EventType::kDeferredTimedOut,
-    EventType::kSideEffect,       EventType::kOpCancelled,           EventType::kCompleted,
-    EventType::kFailed,           EventType::kCancelled,             EventType::kCompensationStarted,
-    EventType::kPatchMarker,      EventType::kChildStarted,          EventType::kChildCompleted,
-    EventType::kChildFailed,      EventType::kQueueItemEnqueued,     EventType::kQueueItemCompleted,
-    EventType::kQueueItemFailed};
+constexpr EventType kTypes[] = {EventType::kActivityStarted,
+                                EventType::kActivityAttemptFailed,
+                                EventType::kActivityCompleted,
+                                EventType::kActivityFailed,
+                                EventType::kTimerScheduled,
+                                EventType::kTimerFired,
+                                EventType::kDeferredAwaited,
+                                EventType::kDeferredResolved,
+                                EventType::kDeferredTimedOut,
+                                EventType::kSideEffect,
+                                EventType::kOpCancelled,
+                                EventType::kCompleted,
+                                EventType::kFailed,
+                                EventType::kCancelled,
+                                EventType::kCompensationStarted,
+                                EventType::kPatchMarker,
+                                EventType::kChildStarted,
+                                EventType::kChildCompleted,
+                                EventType::kChildFailed,
+                                EventType::kQueueItemEnqueued,
+                                EventType::kQueueItemCompleted,
+                                EventType::kQueueItemFailed};
 constexpr const char* kNames[] = {"step", "nap", "now", "go", "", "other"};
 
 const durable::Activity<int(int)> kStep{"step", [](int x) { return x + 1; }};
