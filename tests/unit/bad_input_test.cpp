@@ -38,6 +38,16 @@ class BadInputTest : public EngineTest {
     if (!record || record->error.empty()) return "";
     return Json::parse(record->error).value("message", "");
   }
+  // Waits until `engine` has settled `id` and returns its error message, failing the test unless
+  // it was parked as needing attention.
+  std::string parked_message(Engine& engine, const std::string& id) {
+    auto record = engine.wait(id, std::chrono::seconds(30));
+    if (!record || record->status != ExecutionStatus::kNeedsAttention) {
+      ADD_FAILURE() << id << " was not parked";
+      return "";
+    }
+    return error_message(id);
+  }
 };
 
 TEST_F(BadInputTest, StartingAnUnknownWorkflowThrowsAndCreatesNothing) {
@@ -172,10 +182,7 @@ TEST_F(ChangedActivityTest, AJournaledResultThatNoLongerDecodesParksOnlyThatExec
     e.add(v2_);
     e.add(bystander_);
   });
-  auto record = second.wait(id, 30s);
-  ASSERT_TRUE(record);
-  EXPECT_EQ(record->status, ExecutionStatus::kNeedsAttention);
-  const std::string message = error_message(id);
+  const std::string message = parked_message(second, id);
   EXPECT_TRUE(contains(message, id)) << message;
   EXPECT_TRUE(contains(message, "operation 0")) << message;
   EXPECT_TRUE(contains(message, "'fetch'")) << message;
@@ -266,10 +273,7 @@ TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesT
        damaged + R"sql(' AND data LIKE '{"due":%')sql");
 
   Engine& second = boot([&](Engine& e) { e.add(napper); });
-  auto record = second.wait(damaged, 30s);
-  ASSERT_TRUE(record);
-  EXPECT_EQ(record->status, ExecutionStatus::kNeedsAttention);
-  const std::string message = error_message(damaged);
+  const std::string message = parked_message(second, damaged);
   EXPECT_TRUE(contains(message, damaged)) << message;
   EXPECT_TRUE(contains(message, "timer_scheduled")) << message;
   EXPECT_TRUE(contains(message, "'due'")) << message;
@@ -294,10 +298,7 @@ TEST_F(DamagedJournalTest, AJournaledTimeThatIsNoTimeParksTheExecutionAtThatSide
        "' AND name = 'now'");
 
   Engine& second = boot([&](Engine& e) { e.add(stamper); });
-  auto record = second.wait(id, 30s);
-  ASSERT_TRUE(record);
-  EXPECT_EQ(record->status, ExecutionStatus::kNeedsAttention);
-  const std::string message = error_message(id);
+  const std::string message = parked_message(second, id);
   EXPECT_TRUE(contains(message, "side effect 'now'")) << message;
   EXPECT_TRUE(contains(message, "not an integer")) << message;
 }
