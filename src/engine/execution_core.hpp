@@ -111,9 +111,9 @@ class ExecutionCore {
   bool continued_as_new() const { return continue_input_.has_value(); }
   // The continue-as-new generation (ExecutionRecord::run) this core runs.
   std::int64_t run() const { return run_; }
-  // Moves the uncommitted output into `w` (a slot of the batch, fresh or left from an earlier
-  // round: every field is overwritten), built in place in the
-  // batch: an ExecutionWrite is large, and a round makes one per execution.
+  // Moves the uncommitted output into `w`, a slot of the round's batch, fresh or left from an
+  // earlier round (every field is overwritten): an ExecutionWrite is large, and a round makes
+  // one per execution.
   void take_write(ExecutionWrite& w);
   // Takes back the output of a write whose commit failed, to be committed again.
   void restore(ExecutionWrite write);

@@ -31,7 +31,7 @@ using store::to_millis;
 
 SQLite::Database open_database(const std::string& path, const SqliteOptions& options) {
   // NOMUTEX: every use of the connection holds Impl::mutex already, so SQLite's own per-call
-  // mutex would only be locked a second time (~5% of the scheduler thread's instructions).
+  // mutex would only be locked a second time (3.5% of the scheduler thread's instructions).
   SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE | SQLite::OPEN_NOMUTEX,
                       static_cast<int>(options.busy_timeout.count()));
   // Check the version before anything that writes (switching to WAL rewrites the header), so a
