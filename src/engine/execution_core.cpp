@@ -13,15 +13,13 @@
 namespace durable::detail {
 namespace {
 
-// An event field that is not an integer of the type the engine reads it as.
-struct MalformedField : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
-
+// An integer field of an event's data. One that is missing, or not an integer T holds, is a
+// Json::exception like every other malformed field (load() turns it into a DecodeError).
 template <std::integral T>
 T integer_field(const Json& data, const char* key) {
   if (auto v = exact_integer<T>(data.at(key))) return *v;
-  throw MalformedField(fmt::format("'{}' is not an integer in range: {}", key, data[key].dump()));
+  throw Json::type_error::create(
+      302, fmt::format("'{}' is not an integer in range: {}", key, data[key].dump()), nullptr);
 }
 
 std::int64_t to_ms(TimePoint t) {
@@ -164,10 +162,6 @@ OpState& ExecutionCore::journaled_op(const Event& e) {
 
 void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested) {
   cancel_requested_ = cancel_requested;
-  auto malformed = [this](const Event& e, const char* what) {
-    return DecodeError(fmt::format("execution {}: event {} ({}) is malformed: {}", id_, e.index,
-                                   to_string(e.type), what));
-  };
   for (const Event& e : events) {
     if (e.index == 0) {
       Json started = Json::parse(e.data, nullptr, /*allow_exceptions=*/false);
@@ -260,9 +254,8 @@ void ExecutionCore::load(const std::vector<Event>& events, bool cancel_requested
           break;
       }
     } catch (const Json::exception& ex) {
-      throw malformed(e, ex.what());
-    } catch (const MalformedField& ex) {
-      throw malformed(e, ex.what());
+      throw DecodeError(fmt::format("execution {}: event {} ({}) is malformed: {}", id_, e.index,
+                                    to_string(e.type), ex.what()));
     }
   }
 }
