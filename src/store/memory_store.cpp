@@ -290,13 +290,9 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
     created[spec.id] = 1;
     result.created[i] = true;
   }
-  auto current_next = [&](const std::string& id) -> std::int64_t {
-    if (!created.empty()) {
-      if (auto it = created.find(id); it != created.end()) return it->second;
-    }
-    const Execution* execution = s.find(id);
-    if (!execution) return -1;
-    return execution->batch_serial == serial ? execution->batch_next : execution->record.next_index;
+  // Whether `id` exists once this batch's creates are in (timer owners, queue waiters).
+  auto exists_after_creates = [&](const std::string& id) {
+    return created.contains(id) || s.find(id) != nullptr;
   };
   // Each write's execution, when it exists before this batch (apply() looks the others up).
   std::vector<Execution*> targets(batch.writes.size(), nullptr);
@@ -319,7 +315,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
     store::check_stream_entries(write.execution_id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
     for (const TimerEntry& timer : write.set_timers) {
-      if (!timer.execution_id.empty() && current_next(timer.execution_id) < 0) {
+      if (!timer.execution_id.empty() && !exists_after_creates(timer.execution_id)) {
         throw StoreError(fmt::format("execution {}: sets a timer (op {}) on unknown execution {}",
                                      write.execution_id, timer.op, timer.execution_id),
                          /*retryable=*/false);
@@ -336,7 +332,7 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
   }
   for (const NewQueueItem& item : batch.enqueues) {
     store::check_new_queue_item(item);
-    if (!item.waiter_execution_id.empty() && current_next(item.waiter_execution_id) < 0) {
+    if (!item.waiter_execution_id.empty() && !exists_after_creates(item.waiter_execution_id)) {
       throw StoreError(fmt::format("enqueue (queue '{}', item '{}'): no waiter execution {}",
                                    item.queue, item.key, item.waiter_execution_id),
                        /*retryable=*/false);
