@@ -112,12 +112,16 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       stream(db),
       select_data_version(db, "PRAGMA data_version") {}
 
-namespace {
-
-// The most next indexes commit() remembers; beyond it starts afresh (a cache, never a leak).
-constexpr std::size_t kMaxKnownNext = 16'384;
-
-}  // namespace
+void SqliteStore::Impl::check_data_version() {
+  StatementUse version(select_data_version);
+  version->executeStep();
+  std::int64_t now = version->getColumn(0).getInt64();
+  if (now != known_data_version) {
+    known_next.clear();
+    known_stream_next.clear();
+  }
+  known_data_version = now;
+}
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
   try {
@@ -130,13 +134,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
 
 CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
-  {
-    StatementUse version(select_data_version);
-    version->executeStep();
-    std::int64_t now = version->getColumn(0).getInt64();
-    if (now != known_data_version) known_next.clear();
-    known_data_version = now;
-  }
+  check_data_version();
   CommitResult result;
   result.created.resize(batch.creates.size(), false);
 
@@ -259,10 +257,11 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
 
   transaction.commit();
 
-  if (known_next.size() + batch_next.size() > kMaxKnownNext) known_next.clear();
+  if (known_next.size() + batch_next.size() > kMaxKnownJournals) known_next.clear();
   for (const ExecutionWrite& write : batch.writes) {
     if (write.status && is_final(*write.status) && !write.continue_as_new) {
       known_next.erase(write.execution_id);  // written no more
+      known_stream_next.erase(write.execution_id);
     } else {
       known_next.insert_or_assign(write.execution_id, batch_next[write.execution_id]);
     }

@@ -65,8 +65,12 @@ struct SqliteStore::Impl {
                          const std::string& value, TimePoint now);
   // Validates `item` (and that its waiter exists) and inserts it unless (queue, key) exists.
   EnqueueOutcome enqueue(const NewQueueItem& item);
-  // append_stream's rule for one entry, finished or not (the caller checked the entry).
+  // Appends one entry to an execution's stream, or finds the entry with its key (the caller
+  // checked the entry and that the execution is not finished), inside the caller's transaction.
   std::int64_t append_stream_entry(const std::string& execution_id, const NewStreamEntry& entry);
+  // append_stream's transaction (the caller forgets what it remembers if this throws).
+  std::vector<std::int64_t> append_stream_entries(const std::string& execution_id,
+                                                  const std::vector<NewStreamEntry>& entries);
   // The offset of the entry with `key`, if any.
   std::optional<std::int64_t> stream_key_offset(const std::string& execution_id,
                                                 const std::string& key);
@@ -95,16 +99,23 @@ struct SqliteStore::Impl {
   store::StreamStatements stream;
   std::optional<std::string> token_secret;
 
-  // The next index of executions this connection's commits wrote, so that commit() need not
-  // read it back (that SELECT was a fifth of a commit's CPU). Exact only while no other
-  // connection has committed: commit() compares PRAGMA data_version, which changes exactly when
-  // another connection commits, with `known_data_version`, and starts afresh when it moved.
-  // Anything else on this connection that changes a journal calls forget_next_indexes().
+  // Where the journals and streams of executions this connection wrote end (next event index,
+  // next stream offset), so that writes need not read it back (the journal's SELECT was a fifth
+  // of a commit's CPU). Exact only while no other connection has committed: every write
+  // transaction calls check_data_version() first, which compares PRAGMA data_version (it changes
+  // exactly when another connection commits) with `known_data_version` and starts afresh when it
+  // moved. A failed write, and anything else on this connection that changes a journal or a
+  // stream, calls forget_next_indexes(). Each map holds at most kMaxKnownJournals ids (a cache,
+  // never a leak).
+  static constexpr std::size_t kMaxKnownJournals = 16'384;
   std::unordered_map<std::string, std::int64_t> known_next;
+  std::unordered_map<std::string, std::int64_t> known_stream_next;
   std::int64_t known_data_version = -1;
   SQLite::Statement select_data_version;
+  void check_data_version();
   void forget_next_indexes() {
     known_next.clear();
+    known_stream_next.clear();
     known_data_version = -1;
   }
 };

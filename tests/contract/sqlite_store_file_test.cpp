@@ -376,6 +376,35 @@ TEST_F(SqliteStoreFile, AWriterSeesWhatAnotherConnectionAppendedSinceItsOwnLastC
   for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(events[i].index, std::int64_t(i));
 }
 
+// Stream offsets are remembered the same way: appends through two connections, in commits and
+// through append_stream, interleave without a gap or a duplicate, and a key taken through the
+// other connection gives the other connection's offset.
+TEST_F(SqliteStoreFile, StreamAppendsThroughTwoConnectionsInterleaveWithoutGaps) {
+  auto first = open();
+  auto second = open();
+  seed(*first, "a", 0);
+  auto entry = [](std::string key) {
+    return NewStreamEntry{.kind = "progress", .data = "{}", .time = at(1), .key = std::move(key)};
+  };
+  auto write_with = [&](std::int64_t expected, std::string key) {
+    ExecutionWrite w = write_to("a", expected);
+    w.stream.push_back(entry(std::move(key)));
+    return writes({std::move(w)});
+  };
+  std::int64_t base = first->read_stream("a", 0, 100).size();  // what seeding appended
+  first->commit(write_with(1, "k1"));                          // first remembers base + 1
+  EXPECT_EQ(second->append_stream("a", {entry("k2")}), std::vector<std::int64_t>{base + 1});
+  first->commit(write_with(1, "k3"));
+  EXPECT_EQ(first->append_stream("a", {entry("")}), std::vector<std::int64_t>{base + 3});
+  second->commit(write_with(1, ""));
+  EXPECT_EQ(first->append_stream("a", {entry("k2"), entry("k6")}),
+            (std::vector<std::int64_t>{base + 1, base + 5}));
+  std::vector<StreamEntry> stream = first->read_stream("a", 0, 100);
+  ASSERT_EQ(stream.size(), static_cast<std::size_t>(base + 6));
+  for (std::size_t i = 0; i < stream.size(); ++i) EXPECT_EQ(stream[i].offset, std::int64_t(i));
+  EXPECT_EQ(stream[base + 5].key, "k6");
+}
+
 TEST_F(SqliteStoreFile, AStaleWriterOnAnotherConnectionIsRefused) {
   auto first = open();
   auto second = open();
