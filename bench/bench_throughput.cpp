@@ -218,6 +218,7 @@ void remove_db(const std::string& path) {
 struct RunResult {
   double seconds = 0;
   EngineStats stats{};
+  CpuUse cpu{};  // the engine's threads (run_workflows)
 };
 
 // C executions in flight: `clients` threads, each keeping its share of the window outstanding.
@@ -228,6 +229,7 @@ RunResult run_workflows(Engine& engine, const Options& o) {
   std::atomic<long long> failures{0};
   int window = std::max(1, (o.concurrency + o.clients - 1) / o.clients);
   EngineStats before = engine.stats();
+  auto cpu_before = thread_cpu_seconds();
   auto t0 = Stopwatch::now();
   std::vector<std::thread> clients;
   for (int c = 0; c < o.clients; ++c) {
@@ -254,6 +256,9 @@ RunResult run_workflows(Engine& engine, const Options& o) {
   for (auto& t : clients) t.join();
   RunResult r;
   r.seconds = seconds_since(t0);
+  // After the join, so the client threads are gone from the snapshot: the figure is the
+  // engine's threads (and the idle main thread) alone.
+  r.cpu = cpu_use(cpu_before, thread_cpu_seconds(), r.seconds);
   engine.wait_idle();
   EngineStats after = engine.stats();
   r.stats.commits = after.commits - before.commits;
@@ -365,6 +370,8 @@ int run(const Options& o) {
   out["events_per_commit"] = events_per_commit;
   out["commits_per_step"] = static_cast<double>(r.stats.commits) / steps_total;
   out["journal_rows_per_sec"] = rows_per_sec;
+  out["cpu_cores_used"] = r.cpu.cores;
+  out["busiest_thread_cpu_share"] = r.cpu.busiest_thread;
   out["single_step_runs"] = o.single_step_runs;
   out["single_step_p50_us"] = percentile(single, 0.50);
   out["single_step_p99_us"] = percentile(single, 0.99);
@@ -426,6 +433,10 @@ int run(const Options& o) {
       "rows/s\n",
       r.stats.commits, r.stats.events_committed, events_per_commit, num("commits_per_step"),
       rows_per_sec);
+  fmt::print(
+      "  CPU: {:.2f} cores used by the engine's threads (clients excluded); busiest thread "
+      "{:.0f}% of a core\n",
+      r.cpu.cores, 100 * r.cpu.busiest_thread);
   fmt::print("  one single-step workflow end to end: p50 {:.1f} us   p99 {:.1f} us\n",
              num("single_step_p50_us"), num("single_step_p99_us"));
   if (sqlite) {

@@ -8,13 +8,17 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <optional>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include <unistd.h>
 
 namespace durable::bench {
 
@@ -97,6 +101,51 @@ inline double load_average() {
   double load = 0;
   in >> load;
   return load;
+}
+
+// CPU seconds (user + system) each thread of this process has used so far, by thread id, from
+// /proc/self/task/*/stat. Threads that ended are gone from it.
+inline std::map<long, double> thread_cpu_seconds() {
+  std::map<long, double> out;
+  const double ticks = static_cast<double>(::sysconf(_SC_CLK_TCK));
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", ec)) {
+    std::ifstream in(task.path() / "stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    // "tid (name) state ...": the name may hold spaces and parentheses; fields count from the
+    // last ')'. utime and stime are fields 14 and 15, the 12th and 13th after it.
+    auto close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    double cpu = 0;
+    for (int i = 1; i <= 13 && fields >> field; ++i) {
+      if (i >= 12) cpu += std::strtod(field.c_str(), nullptr) / ticks;
+    }
+    out[std::strtol(task.path().filename().c_str(), nullptr, 10)] = cpu;
+  }
+  return out;
+}
+
+// How busy the process's threads were between two thread_cpu_seconds() snapshots over
+// `seconds` of wall time: all threads together (in cores) and the busiest one (share of a core).
+// A busiest share near 1 means that thread (the scheduler's, in the engine) bounds the run.
+struct CpuUse {
+  double cores = 0;
+  double busiest_thread = 0;
+};
+
+inline CpuUse cpu_use(const std::map<long, double>& before, const std::map<long, double>& after,
+                      double seconds) {
+  CpuUse use;
+  if (seconds <= 0) return use;
+  for (const auto& [tid, cpu] : after) {
+    auto it = before.find(tid);
+    double used = cpu - (it == before.end() ? 0.0 : it->second);
+    use.cores += used / seconds;
+    use.busiest_thread = std::max(use.busiest_thread, used / seconds);
+  }
+  return use;
 }
 
 }  // namespace durable::bench
