@@ -93,6 +93,10 @@ struct NewExecution {
   std::string workflow;
   std::string input;  // JSON text; also stored in event 0
   TimePoint created_at{};
+  // Set by a writer whose `input` is a JSON serialiser's output (the engine's is Json::dump()):
+  // the store takes it as it is. Without it, the store parses it (and refuses input that is not
+  // JSON with a StoreError, not retryable).
+  bool input_is_serialized_json = false;
 };
 
 struct TimerEntry {

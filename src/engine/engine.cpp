@@ -120,6 +120,7 @@ std::string Engine::start_execution(std::string_view workflow, const Json& input
                                            execution.created_at.time_since_epoch())
                                            .count());
   execution.input = input.dump();
+  execution.input_is_serialized_json = true;
   if (!impl_->started()) start();
   return impl_->create(std::move(execution));
 }

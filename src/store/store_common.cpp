@@ -39,19 +39,23 @@ int hex_value(char c) {
 }  // namespace
 
 std::string started_event_data(const NewExecution& execution) {
-  nlohmann::json input;
-  if (!execution.input.empty()) {
-    try {
-      input = nlohmann::json::parse(execution.input);
-    } catch (const nlohmann::json::parse_error& e) {
-      throw StoreError(
-          fmt::format("execution {}: input is not valid JSON: {}", execution.id, e.what()),
-          /*retryable=*/false);
-    }
-  }
   // json{{"workflow", ...}, {"input", ...}}.dump() (members in key order), without the DOM.
   std::string data = "{\"input\":";
-  detail::append_json(data, input);
+  if (execution.input_is_serialized_json && !execution.input.empty()) {
+    data += execution.input;  // a serialiser's output parses and dumps to itself
+  } else {
+    nlohmann::json input;
+    if (!execution.input.empty()) {
+      try {
+        input = nlohmann::json::parse(execution.input);
+      } catch (const nlohmann::json::parse_error& e) {
+        throw StoreError(
+            fmt::format("execution {}: input is not valid JSON: {}", execution.id, e.what()),
+            /*retryable=*/false);
+      }
+    }
+    detail::append_json(data, input);
+  }
   data += ",\"workflow\":";
   detail::append_json_string(data, execution.workflow);
   data += '}';

@@ -20,11 +20,13 @@ inline TimePoint from_millis(std::int64_t ms) {
 }
 
 // The data of event 0: {"workflow": ..., "input": <input>}. An empty input is stored as null.
-// Throws StoreError (not retryable) naming the execution when the input is not JSON.
+// Throws StoreError (not retryable) naming the execution when the input is not JSON (unless
+// NewExecution::input_is_serialized_json vouches that it is).
 std::string started_event_data(const NewExecution& execution);
 
 // The data of event 0 of a run started by continue-as-new: {"workflow", "input", "run"}.
-// Throws StoreError (not retryable) naming the execution when the input is not JSON.
+// Throws StoreError (not retryable) naming the execution when the input is not JSON (unless
+// NewExecution::input_is_serialized_json vouches that it is).
 std::string continued_event_data(const std::string& id, const std::string& workflow,
                                  const std::string& input, std::int64_t run);
 

@@ -118,6 +118,21 @@ TEST_P(StoreContract, CreateWithInputThatIsNotJsonIsRefusedAndChangesNothing) {
   EXPECT_FALSE(store_->get_execution("bad"));
 }
 
+// A serialiser's input is taken as it is; the started event is byte for byte what the store would
+// have written after parsing it.
+TEST_P(StoreContract, SerialisedInputMakesTheSameStartedEventAsParsedInput) {
+  const std::string input = nlohmann::json{{"b", {1.5, "x\n\u00e9"}}, {"a", nullptr}}.dump();
+  NewExecution vouched = new_execution("vouched", "wf", input);
+  vouched.input_is_serialized_json = true;
+  store_->commit(creates({new_execution("parsed", "wf", input), vouched}));
+  std::vector<Event> parsed = store_->load_events("parsed", 0);
+  std::vector<Event> taken = store_->load_events("vouched", 0);
+  ASSERT_EQ(parsed.size(), 1u);
+  ASSERT_EQ(taken.size(), 1u);
+  EXPECT_EQ(taken[0].data, parsed[0].data);
+  EXPECT_EQ(record("vouched").input, input);
+}
+
 // --- commit -----------------------------------------------------------------------------------
 
 TEST_P(StoreContract, EventsAreNumberedWithoutGapsAcrossCommits) {
