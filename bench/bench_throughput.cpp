@@ -14,7 +14,6 @@
 #include <deque>
 #include <filesystem>
 #include <iostream>
-#include <random>
 #include <thread>
 
 #include <unistd.h>
@@ -113,18 +112,18 @@ class Ceiling {
                                                 : "PRAGMA synchronous = NORMAL");
     db_.exec(R"sql(
       CREATE TABLE IF NOT EXISTS events (
-        execution_id TEXT NOT NULL,
-        idx          INTEGER NOT NULL,
-        type         INTEGER NOT NULL,
-        op           INTEGER NOT NULL,
-        name         TEXT NOT NULL,
-        data         TEXT NOT NULL,
-        time         INTEGER NOT NULL,
-        PRIMARY KEY (execution_id, idx)
+        journal INTEGER NOT NULL,
+        idx     INTEGER NOT NULL,
+        type    INTEGER NOT NULL,
+        op      INTEGER NOT NULL,
+        name    TEXT NOT NULL,
+        data    TEXT NOT NULL,
+        time    INTEGER NOT NULL,
+        PRIMARY KEY (journal, idx)
       ) WITHOUT ROWID)sql");
     insert_ = std::make_unique<SQLite::Statement>(
         db_,
-        "INSERT INTO events (execution_id, idx, type, op, name, data, time) "
+        "INSERT INTO events (journal, idx, type, op, name, data, time) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)");
   }
 
@@ -162,8 +161,9 @@ class Ceiling {
   }
 
  private:
-  // Journal-sized rows: execution ids as the engine makes them, activity_started and
-  // activity_completed events with the data the engine writes for kStep, alternately. With
+  // Journal-sized rows: journal keys as the store gives them (one past the largest, schema
+  // version 5), activity_started and activity_completed events with the data the engine writes
+  // for kStep, alternately. With
   // spread 1, each execution's 20 rows are inserted together (the best case for the B-tree: one
   // leaf page per transaction); with spread S, consecutive rows go round-robin to S live
   // executions, as the engine's group commit interleaves executions.
@@ -173,12 +173,12 @@ class Ceiling {
     Lane& lane = lanes_[static_cast<std::size_t>(next_lane_)];
     next_lane_ = (next_lane_ + 1) % spread_;
     if (lane.idx % 21 == 0) {
-      lane.execution_id = fmt::format("bench_steps-{:016x}", rng_());
+      lane.journal = ++last_journal_;
       lane.idx = 1;
     }
     bool started = lane.idx % 2 == 1;
     int op = static_cast<int>((lane.idx - 1) / 2);
-    insert_->bind(1, lane.execution_id);
+    insert_->bind(1, lane.journal);
     insert_->bind(2, lane.idx);
     insert_->bind(3, started ? 2 : 4);
     insert_->bind(4, op);
@@ -195,7 +195,7 @@ class Ceiling {
   }
 
   struct Lane {
-    std::string execution_id;
+    std::int64_t journal = 0;
     std::int64_t idx = 0;
   };
   std::vector<Lane> lanes_;
@@ -205,7 +205,7 @@ class Ceiling {
   std::string path_;
   SQLite::Database db_;
   std::unique_ptr<SQLite::Statement> insert_;
-  std::mt19937_64 rng_{42};
+  std::int64_t last_journal_ = 0;
 };
 
 void remove_db(const std::string& path) {

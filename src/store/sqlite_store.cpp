@@ -279,10 +279,12 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
     if (result.outcome != ForkOutcome::kForked) return result;
 
     std::vector<Event> journal = store::fork_events(*source, events, request);
+    impl_->check_data_version();
+    const std::int64_t journal_key = impl_->allocate_journal_key();
     SQLite::Statement insert(impl_->db,
                              "INSERT INTO executions (id, workflow, input, status, next_index, "
-                             "created_at, updated_at, forked_from) "
-                             "VALUES (?, ?, ?, 'running', ?, ?, ?, ?)");
+                             "created_at, updated_at, forked_from, journal) "
+                             "VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)");
     insert.bind(1, request.new_id);
     insert.bind(2, source->workflow);
     insert.bind(3, source->input);
@@ -290,10 +292,11 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
     insert.bind(5, to_millis(request.created_at));
     insert.bind(6, to_millis(request.created_at));
     insert.bind(7, request.source_id);
+    insert.bind(8, journal_key);
     insert.exec();
     for (const Event& e : journal) {
       StatementUse row(impl_->insert_event);
-      row->bind(1, request.new_id);
+      row->bind(1, journal_key);
       row->bind(2, e.index);
       row->bind(3, static_cast<int>(e.type));
       row->bind(4, e.op);
@@ -328,7 +331,8 @@ std::size_t SqliteStore::delete_finished(TimePoint finished_before, std::size_t 
       while (select.executeStep()) doomed.push_back(select.getColumn(0).getString());
     }
     for (const std::string& id : doomed) {
-      for (const char* sql : {"DELETE FROM events WHERE execution_id = ?",
+      for (const char* sql : {"DELETE FROM events WHERE journal = "
+                              "(SELECT journal FROM executions WHERE id = ?)",
                               "DELETE FROM runnable WHERE execution_id = ?",
                               "DELETE FROM queue_items WHERE waiter_execution_id = ? "
                               "AND state IN (3, 4)",

@@ -47,17 +47,17 @@ SQLite::Database open_database(const std::string& path, const SqliteOptions& opt
 }
 
 std::string insert_events_sql(int rows) {
-  std::string sql = "INSERT INTO events (execution_id, idx, type, op, name, data, time) VALUES ";
+  std::string sql = "INSERT INTO events (journal, idx, type, op, name, data, time) VALUES ";
   for (int i = 0; i < rows; ++i)
     sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
   return sql;
 }
 
-// Binds one events row at parameters first + 1 .. first + 7. The texts must outlive the
-// statement's exec(); every parameter is bound again before the statement is used next.
-void bind_event_row(SQLite::Statement& insert, int first, const std::string& execution_id,
-                    const Event& e) {
-  insert.bindNoCopy(first + 1, execution_id);
+// Binds one events row of journal `journal` at parameters first + 1 .. first + 7. The texts must
+// outlive the statement's exec(); every parameter is bound again before the statement is used
+// next.
+void bind_event_row(SQLite::Statement& insert, int first, std::int64_t journal, const Event& e) {
+  insert.bind(first + 1, journal);
   insert.bind(first + 2, e.index);
   insert.bind(first + 3, static_cast<int>(e.type));
   insert.bind(first + 4, e.op);
@@ -73,15 +73,15 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       db(open_database(path_, options)),
       // Since schema version 4 the journal's next index is its events' (the executions row's
       // column is only refreshed with a status change): one seek down the events' key.
-      select_next_index(db,
-                        "SELECT (SELECT COALESCE(max(idx), -1) + 1 FROM events "
-                        "WHERE execution_id = ?1) FROM executions WHERE id = ?1"),
+      select_journal(db,
+                     "SELECT journal, (SELECT COALESCE(max(idx), -1) + 1 FROM events "
+                     "WHERE events.journal = executions.journal) FROM executions WHERE id = ?"),
       insert_execution(db,
                        "INSERT INTO executions (id, workflow, input, status, next_index, "
-                       "created_at, updated_at) VALUES (?, ?, ?, 'running', 1, ?, ?) "
+                       "created_at, updated_at, journal) VALUES (?, ?, ?, 'running', 1, ?, ?, ?) "
                        "ON CONFLICT (id) DO NOTHING"),
       insert_event(db,
-                   "INSERT INTO events (execution_id, idx, type, op, name, data, time) "
+                   "INSERT INTO events (journal, idx, type, op, name, data, time) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
       update_status(db,
                     "UPDATE executions SET next_index = ?2, updated_at = max(updated_at, ?3), "
@@ -94,7 +94,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
                        fmt::format("SELECT {} FROM executions WHERE id = ?", kExecutionColumns)),
       select_events(db,
                     "SELECT idx, type, op, name, data, time FROM events "
-                    "WHERE execution_id = ? AND idx >= ? ORDER BY idx"),
+                    "WHERE journal = (SELECT journal FROM executions WHERE id = ?) AND idx >= ? "
+                    "ORDER BY idx"),
       select_due_timers(db,
                         "SELECT execution_id, op, due FROM timers WHERE due <= ? "
                         "ORDER BY due, execution_id, op LIMIT ?"),
@@ -110,17 +111,37 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_events_narrow(db, insert_events_sql(kNarrowRows)),
       items(db),
       stream(db),
-      select_data_version(db, "PRAGMA data_version") {}
+      select_data_version(db, "PRAGMA data_version"),
+      select_max_journal_key(db, "SELECT COALESCE(max(journal), 0) + 1 FROM executions") {}
 
 void SqliteStore::Impl::check_data_version() {
   StatementUse version(select_data_version);
   version->executeStep();
   std::int64_t now = version->getColumn(0).getInt64();
   if (now != known_data_version) {
-    known_next.clear();
+    known_journals.clear();
     known_stream_next.clear();
+    next_journal_key = -1;
   }
   known_data_version = now;
+}
+
+SqliteStore::Impl::Journal SqliteStore::Impl::journal_of(const std::string& id) {
+  if (auto known = known_journals.find(id); known != known_journals.end()) return known->second;
+  StatementUse select(select_journal);
+  select->bind(1, id);
+  if (!select->executeStep()) return Journal{.key = 0, .next_index = -1};
+  return Journal{.key = select->getColumn(0).getInt64(),
+                 .next_index = select->getColumn(1).getInt64()};
+}
+
+std::int64_t SqliteStore::Impl::allocate_journal_key() {
+  if (next_journal_key < 0) {
+    StatementUse select(select_max_journal_key);
+    select->executeStep();
+    next_journal_key = select->getColumn(0).getInt64();
+  }
+  return next_journal_key++;
 }
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
@@ -138,8 +159,13 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   CommitResult result;
   result.created.resize(batch.creates.size(), false);
 
+  // The journal each written execution will have once this batch's events are in (they are
+  // inserted in groups, later): a second write to one execution expects what the first left.
+  // Executions this batch creates start here.
+  std::unordered_map<std::string_view, Journal> batch_journals;
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     const NewExecution& spec = batch.creates[i];
+    const std::int64_t journal = allocate_journal_key();  // unused if the id exists: a gap
     {
       StatementUse insert(insert_execution);
       insert->bind(1, spec.id);
@@ -147,10 +173,12 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
       insert->bind(3, spec.input);
       insert->bind(4, to_millis(spec.created_at));
       insert->bind(5, to_millis(spec.created_at));
+      insert->bind(6, journal);
       if (insert->exec() == 0) continue;  // exists: creation is idempotent
     }
+    batch_journals.emplace(spec.id, Journal{.key = journal, .next_index = 1});  // event 0 is in
     StatementUse event(insert_event);
-    event->bind(1, spec.id);
+    event->bind(1, journal);
     event->bind(2, std::int64_t{0});
     event->bind(3, static_cast<int>(EventType::kStarted));
     event->bind(4, -1);
@@ -169,13 +197,13 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
   // The batch's events, inserted in groups: all of a write's rows are in before anything that
   // replaces its journal (continue-as-new), and all before the transaction commits.
-  std::vector<std::pair<const std::string*, const Event*>> rows;
+  std::vector<std::pair<std::int64_t, const Event*>> rows;
   auto insert_rows = [&] {
     std::size_t i = 0;
     auto insert_group = [&](SQLite::Statement& statement, int count) {
       StatementUse insert(statement);
       for (int r = 0; r < count; ++r, ++i)
-        bind_event_row(*insert, 7 * r, *rows[i].first, *rows[i].second);
+        bind_event_row(*insert, 7 * r, rows[i].first, *rows[i].second);
       insert->exec();
     };
     while (rows.size() - i >= kWideRows) insert_group(insert_events_wide, kWideRows);
@@ -183,26 +211,18 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     while (i < rows.size()) insert_group(insert_event, 1);
     rows.clear();
   };
-  auto next_index_of = [&](const std::string& id) -> std::int64_t {
-    if (auto known = known_next.find(id); known != known_next.end()) return known->second;
-    StatementUse select(select_next_index);
-    select->bind(1, id);
-    return select->executeStep() ? select->getColumn(0).getInt64() : -1;
-  };
-  // The next index each written execution will have once this batch's events are in (they are
-  // inserted in groups, later): a second write to one execution expects what the first left.
-  std::unordered_map<std::string_view, std::int64_t> batch_next;
-  for (std::string_view id : created_ids) batch_next.emplace(id, 1);  // event 0 is in
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
     const std::int64_t expected = write.expected_next_index;
-    auto known = batch_next.find(id);
-    const std::int64_t actual = known != batch_next.end() ? known->second : next_index_of(id);
+    auto in_batch = batch_journals.find(id);
+    const Journal journal = in_batch != batch_journals.end() ? in_batch->second : journal_of(id);
+    const std::int64_t actual = journal.next_index;
     if (actual < 0 || actual != expected || (write.requires_create && !created_here(id))) {
       throw StaleWriteError(id, expected, actual);
     }
     std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
-    batch_next[id] = write.continue_as_new ? 1 : next;
+    batch_journals[id] =
+        Journal{.key = journal.key, .next_index = write.continue_as_new ? 1 : next};
     // Progress alone (events, no status) leaves the executions row as it is (schema version 4):
     // it is the hot path, and rewriting the row and its index entries cost more than the events.
     if (write.status) {
@@ -222,7 +242,7 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
-    for (const Event& e : write.events) rows.emplace_back(&id, &e);
+    for (const Event& e : write.events) rows.emplace_back(journal.key, &e);
 
     for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
 
@@ -247,7 +267,7 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     }
     if (write.continue_as_new) {
       insert_rows();
-      continue_as_new(write);
+      continue_as_new(write, journal.key);
     }
   }
   insert_rows();
@@ -257,13 +277,13 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
 
   transaction.commit();
 
-  if (known_next.size() + batch_next.size() > kMaxKnownJournals) known_next.clear();
+  if (known_journals.size() + batch_journals.size() > kMaxKnownJournals) known_journals.clear();
   for (const ExecutionWrite& write : batch.writes) {
     if (write.status && is_final(*write.status) && !write.continue_as_new) {
-      known_next.erase(write.execution_id);  // written no more
+      known_journals.erase(write.execution_id);  // written no more
       known_stream_next.erase(write.execution_id);
     } else {
-      known_next.insert_or_assign(write.execution_id, batch_next[write.execution_id]);
+      known_journals.insert_or_assign(write.execution_id, batch_journals[write.execution_id]);
     }
   }
   return result;
@@ -326,7 +346,7 @@ ResolveOutcome SqliteStore::Impl::resolve(const std::string& execution_id, const
   return ResolveOutcome::kResolved;
 }
 
-void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write) {
+void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std::int64_t journal) {
   const std::string& id = write.execution_id;
   std::string workflow;
   std::int64_t run = 0;
@@ -337,12 +357,12 @@ void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write) {
     workflow = select.getColumn(0).getString();
     run = select.getColumn(1).getInt64() + 1;
   }
-  SQLite::Statement remove(db, "DELETE FROM events WHERE execution_id = ?");
-  remove.bind(1, id);
+  SQLite::Statement remove(db, "DELETE FROM events WHERE journal = ?");
+  remove.bind(1, journal);
   remove.exec();
   drop_timers_and_deferreds(id);
   StatementUse event(insert_event);
-  event->bind(1, id);
+  event->bind(1, journal);
   event->bind(2, std::int64_t{0});
   event->bind(3, static_cast<int>(EventType::kStarted));
   event->bind(4, -1);

@@ -17,12 +17,13 @@ namespace durable {
 namespace store {
 
 // Since schema version 4, next_index and updated_at come from the journal's last event (the row's
-// columns are refreshed only with a status change): both are seeks down the events' key.
+// columns are refreshed only with a status change): both are seeks down the events' key, which
+// since version 5 is the execution's integer journal key.
 inline constexpr const char* kExecutionColumns =
     "id, workflow, input, status, waiting_on, result, error, "
-    "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e WHERE e.execution_id = executions.id), "
+    "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e WHERE e.journal = executions.journal), "
     "cancel_requested, created_at, "
-    "max(updated_at, COALESCE((SELECT e.time FROM events e WHERE e.execution_id = executions.id "
+    "max(updated_at, COALESCE((SELECT e.time FROM events e WHERE e.journal = executions.journal "
     "ORDER BY e.idx DESC LIMIT 1), updated_at)), "
     "run, forked_from";
 
@@ -75,8 +76,9 @@ struct SqliteStore::Impl {
   std::optional<std::int64_t> stream_key_offset(const std::string& execution_id,
                                                 const std::string& key);
   ExecutionRecord decode_execution(SQLite::Statement& row);
-  // Replaces the execution's journal, timers and deferreds by the next run (ExecutionWrite).
-  void continue_as_new(const ExecutionWrite& write);
+  // Replaces the execution's journal (key `journal`), timers and deferreds by the next run
+  // (ExecutionWrite).
+  void continue_as_new(const ExecutionWrite& write, std::int64_t journal);
   // Deletes the execution's timers and deferreds.
   void drop_timers_and_deferreds(const std::string& id);
   Event decode_event(SQLite::Statement& row, const std::string& execution_id);
@@ -87,7 +89,7 @@ struct SqliteStore::Impl {
   std::mutex mutex;
   SQLite::Database db;
   // Prepared once per connection: the hot paths (commit, replay) never re-parse SQL.
-  SQLite::Statement select_next_index, insert_execution, insert_event, update_status, upsert_timer,
+  SQLite::Statement select_journal, insert_execution, insert_event, update_status, upsert_timer,
       delete_timer, select_execution, select_events, select_due_timers, select_status,
       select_deferred, insert_deferred, insert_runnable;
   // Multi-row inserts of commit()'s events (kWideRows and kNarrowRows rows per statement): with
@@ -99,23 +101,38 @@ struct SqliteStore::Impl {
   store::StreamStatements stream;
   std::optional<std::string> token_secret;
 
-  // Where the journals and streams of executions this connection wrote end (next event index,
-  // next stream offset), so that writes need not read it back (the journal's SELECT was a fifth
-  // of a commit's CPU). Exact only while no other connection has committed: every write
-  // transaction calls check_data_version() first, which compares PRAGMA data_version (it changes
-  // exactly when another connection commits) with `known_data_version` and starts afresh when it
-  // moved. A failed write, and anything else on this connection that changes a journal or a
-  // stream, calls forget_next_indexes(). Each map holds at most kMaxKnownJournals ids (a cache,
-  // never a leak).
+  // An execution's journal: its integer key in `events` (schema version 5) and the index its
+  // next event takes.
+  struct Journal {
+    std::int64_t key = 0;
+    std::int64_t next_index = 0;
+  };
+  // The journal of `id` (next_index -1 and key 0 when there is no such execution), remembered or
+  // read; inside the caller's write transaction.
+  Journal journal_of(const std::string& id);
+  // A key for a new execution's journal: one past the largest, read once and then counted on
+  // (remembered like the journals below); inside the caller's write transaction.
+  std::int64_t allocate_journal_key();
+
+  // What this connection knows of the executions it wrote: their journals (key, next index), the
+  // next offset of their streams, and the next free journal key, so that writes need not read
+  // them back (the journal's SELECT was a fifth of a commit's CPU). Exact only while no other
+  // connection has committed: every write transaction calls check_data_version() first, which
+  // compares PRAGMA data_version (it changes exactly when another connection commits) with
+  // `known_data_version` and starts afresh when it moved. A failed write, and anything else on
+  // this connection that changes a journal or a stream, calls forget_next_indexes(). Each map
+  // holds at most kMaxKnownJournals ids (a cache, never a leak).
   static constexpr std::size_t kMaxKnownJournals = 16'384;
-  std::unordered_map<std::string, std::int64_t> known_next;
+  std::unordered_map<std::string, Journal> known_journals;
   std::unordered_map<std::string, std::int64_t> known_stream_next;
+  std::int64_t next_journal_key = -1;  // -1: not known
   std::int64_t known_data_version = -1;
-  SQLite::Statement select_data_version;
+  SQLite::Statement select_data_version, select_max_journal_key;
   void check_data_version();
   void forget_next_indexes() {
-    known_next.clear();
+    known_journals.clear();
     known_stream_next.clear();
+    next_journal_key = -1;
     known_data_version = -1;
   }
 };

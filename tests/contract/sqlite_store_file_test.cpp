@@ -92,8 +92,8 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 4);
-  EXPECT_EQ(store::current_schema_version(), 4);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 5);
+  EXPECT_EQ(store::current_schema_version(), 5);
   EXPECT_TRUE(db.tableExists("queue_items"));
   EXPECT_TRUE(db.tableExists("stream_entries"));
   EXPECT_TRUE(db.tableExists("rate_limits"));
@@ -163,7 +163,7 @@ TEST_F(SqliteStoreFile, AVersion2FileMigratesForwardKeepingItsDataAndGainsTheVer
 // A file as a version-3 build left it: its rows' next_index and updated_at are exact, and stay
 // what the store reports after the migration; progress appended afterwards (which no longer
 // rewrites the executions row) shows in both.
-TEST_F(SqliteStoreFile, AVersion3FileMigratesToVersion4AndReportsProgressFromItsEvents) {
+TEST_F(SqliteStoreFile, AVersion3FileMigratesForwardAndReportsProgressFromItsEvents) {
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 3);
@@ -178,7 +178,8 @@ TEST_F(SqliteStoreFile, AVersion3FileMigratesToVersion4AndReportsProgressFromIts
   auto store = open();
   {
     SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 4);
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
   }
   ExecutionRecord before = *store->get_execution("old");
   EXPECT_EQ(before.next_index, 2);
@@ -195,6 +196,66 @@ TEST_F(SqliteStoreFile, AVersion3FileMigratesToVersion4AndReportsProgressFromIts
   EXPECT_EQ(store->list_executions(all).executions.at(0).next_index, 4);
   EXPECT_THROW(store->commit(writes({append("old", 2, 1)})), StaleWriteError);
   EXPECT_EQ(store->load_events("old", 0).size(), 4u);
+}
+
+// A file as a version-4 build left it (events keyed by the execution's text id): every journal
+// comes back whole and in order under an integer key of its own, numbered in creation order;
+// progress, a new execution, a fork and a purge work on it, and new executions get keys past
+// the migrated ones.
+TEST_F(SqliteStoreFile, AVersion4FileMigratesToIntegerJournalKeysKeepingEveryJournal) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 4);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
+                              updated_at)
+        VALUES ('b-later', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500),
+               ('a-sooner', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000);
+      INSERT INTO events VALUES ('a-sooner', 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+      INSERT INTO events VALUES ('a-sooner', 1, 11, 0, 'now', '{"value":5}', 1500);
+      INSERT INTO events VALUES ('b-later', 0, 1, -1, 'publish',
+                                 '{"input":{"n":2},"workflow":"publish"}', 2000);
+      INSERT INTO events VALUES ('b-later', 1, 11, 0, 'now', '{"value":6}', 2100);
+      INSERT INTO events VALUES ('b-later', 2, 13, -1, '', '{"value":9}', 2500);
+    )sql");
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
+    EXPECT_EQ(db.execAndGet("SELECT journal FROM executions WHERE id = 'a-sooner'").getInt(), 1);
+    EXPECT_EQ(db.execAndGet("SELECT journal FROM executions WHERE id = 'b-later'").getInt(), 2);
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events").getInt(), 5);
+  }
+  std::vector<Event> sooner = store->load_events("a-sooner", 0);
+  ASSERT_EQ(sooner.size(), 2u);
+  EXPECT_EQ(sooner[1].data, R"({"value":5})");
+  EXPECT_EQ(sooner[1].time, TimePoint{Duration{1500}});
+  std::vector<Event> later = store->load_events("b-later", 1);
+  ASSERT_EQ(later.size(), 2u);
+  EXPECT_EQ(later[0].index, 1);
+  EXPECT_EQ(later[1].type, EventType::kCompleted);
+  EXPECT_EQ(store->get_execution("a-sooner")->next_index, 2);
+  EXPECT_EQ(store->get_execution("b-later")->updated_at, TimePoint{Duration{2500}});
+
+  store->commit(writes({append("a-sooner", 2)}));
+  EXPECT_THROW(store->commit(writes({append("a-sooner", 2)})), StaleWriteError);
+  store->commit(creates({new_execution("c-new")}));
+  ForkRequest fork{
+      .source_id = "b-later", .new_id = "b-again", .from_step = 1, .created_at = at(9)};
+  ASSERT_EQ(store->fork_execution(fork).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store->delete_finished(TimePoint{std::chrono::seconds(3)}, 10), 1u);  // b-later
+  EXPECT_EQ(store->load_events("a-sooner", 0).size(), 3u);
+  EXPECT_EQ(store->load_events("c-new", 0).size(), 1u);
+  EXPECT_EQ(store->load_events("b-again", 0).size(), 2u);
+  EXPECT_TRUE(store->load_events("b-later", 0).empty());
+  SQLite::Database db = raw();
+  EXPECT_EQ(db.execAndGet("SELECT count(DISTINCT journal) FROM executions").getInt(), 3);
+  EXPECT_GT(db.execAndGet("SELECT min(journal) FROM executions WHERE id IN ('c-new', 'b-again')")
+                .getInt(),
+            2);
 }
 
 // A file as durable 0.1 (schema version 1) left it: built by the shipped version-1 migration, with
@@ -307,32 +368,41 @@ TEST_F(SqliteStoreFile, AFileThatIsNotADatabaseIsRefused) {
 
 TEST_F(SqliteStoreFile, UndecodableEventTypeNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
-  raw().exec("UPDATE events SET type = 99 WHERE execution_id = 'order-7' AND idx = 2");
+  raw().exec(
+      "UPDATE events SET type = 99 WHERE journal = (SELECT journal FROM executions WHERE id = "
+      "'order-7') AND idx = 2");
   expect_load_error("order-7", {"order-7", "event 2", "type"});
 }
 
 TEST_F(SqliteStoreFile, NonIntegerEventTypeNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
-  raw().exec("UPDATE events SET type = 'garbage' WHERE execution_id = 'order-7' AND idx = 3");
+  raw().exec(
+      "UPDATE events SET type = 'garbage' WHERE journal = (SELECT journal FROM executions WHERE id "
+      "= 'order-7') AND idx = 3");
   expect_load_error("order-7", {"order-7", "event 3"});
 }
 
 TEST_F(SqliteStoreFile, UndecodableEventDataNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
   raw().exec(
-      "UPDATE events SET data = '{\"value\": tru' WHERE execution_id = 'order-7' AND idx = 1");
+      "UPDATE events SET data = '{\"value\": tru' WHERE journal = (SELECT journal FROM executions "
+      "WHERE id = 'order-7') AND idx = 1");
   expect_load_error("order-7", {"order-7", "event 1", "data"});
 }
 
 TEST_F(SqliteStoreFile, BinaryEventDataNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 1);
-  raw().exec("UPDATE events SET data = x'00ff' WHERE execution_id = 'order-7' AND idx = 1");
+  raw().exec(
+      "UPDATE events SET data = x'00ff' WHERE journal = (SELECT journal FROM executions WHERE id = "
+      "'order-7') AND idx = 1");
   expect_load_error("order-7", {"order-7", "event 1"});
 }
 
 TEST_F(SqliteStoreFile, AMissingEventIsReportedAsAGap) {
   seed(*open(), "order-7", 3);
-  raw().exec("DELETE FROM events WHERE execution_id = 'order-7' AND idx = 2");
+  raw().exec(
+      "DELETE FROM events WHERE journal = (SELECT journal FROM executions WHERE id = 'order-7') "
+      "AND idx = 2");
   expect_load_error("order-7", {"order-7", "event 2", "missing"});
 }
 

@@ -485,13 +485,17 @@ INSTANTIATE_TEST_SUITE_P(
     Damages, CorruptJournalTest,
     ::testing::Values(
         Damage{"DataIsNotJson",
-               "UPDATE events SET data = '{\"attempt\": 1' WHERE execution_id = ? AND idx = 1"},
+               "UPDATE events SET data = '{\"attempt\": 1' WHERE journal = (SELECT journal FROM "
+               "executions WHERE id = ?) AND idx = 1"},
         Damage{"DataHasTheWrongShape",
                "UPDATE events SET data = '{\"attempt\": \"one\"}' "
-               "WHERE execution_id = ? AND idx = 1"},
+               "WHERE journal = (SELECT journal FROM executions WHERE id = ?) AND idx = 1"},
         Damage{"UnknownEventType",
-               "UPDATE events SET type = 99 WHERE execution_id = ? AND idx = 1"},
-        Damage{"EventMissing", "DELETE FROM events WHERE execution_id = ? AND idx = 1"}),
+               "UPDATE events SET type = 99 WHERE journal = (SELECT journal FROM executions WHERE "
+               "id = ?) AND idx = 1"},
+        Damage{"EventMissing",
+               "DELETE FROM events WHERE journal = (SELECT journal FROM executions WHERE id = ?) "
+               "AND idx = 1"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

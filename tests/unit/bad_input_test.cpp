@@ -269,8 +269,8 @@ TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesT
   first.wait_idle();
   crash();
   edit(R"sql(UPDATE events SET data = '{"due":1.11111e113}'
-             WHERE execution_id = ')sql" +
-       damaged + R"sql(' AND data LIKE '{"due":%')sql");
+             WHERE journal = (SELECT journal FROM executions WHERE id = ')sql" +
+       damaged + R"sql(') AND data LIKE '{"due":%')sql");
 
   Engine& second = boot([&](Engine& e) { e.add(napper); });
   const std::string message = parked_message(second, damaged);
@@ -294,8 +294,10 @@ TEST_F(DamagedJournalTest, AJournaledTimeThatIsNoTimeParksTheExecutionAtThatSide
   const std::string id = first.start(stamper, 1).id();
   first.wait_idle();
   crash();
-  edit("UPDATE events SET data = '{\"value\":1.11111e113}' WHERE execution_id = '" + id +
-       "' AND name = 'now'");
+  edit(
+      "UPDATE events SET data = '{\"value\":1.11111e113}' WHERE journal = (SELECT journal "
+      "FROM executions WHERE id = '" +
+      id + "') AND name = 'now'");
 
   Engine& second = boot([&](Engine& e) { e.add(stamper); });
   const std::string message = parked_message(second, id);
