@@ -396,11 +396,13 @@ void ExecutionCore::take_write(ExecutionWrite& w) {
   w.expected_next_index = committed_next_;
   w.data_is_serialized_json = true;  // all data comes from Json::dump() or append_json()
   w.requires_create = awaiting_create_;
-  w.events = std::move(pending_);
+  // Swapped, not moved: the slot's buffers (committed output of an earlier round) come back
+  // here emptied, so the next round appends without allocating.
+  w.events.swap(pending_);
   pending_.clear();
-  w.set_timers = std::move(set_timers_);
+  w.set_timers.swap(set_timers_);
   set_timers_.clear();
-  w.clear_timers = std::move(clear_timers_);
+  w.clear_timers.swap(clear_timers_);
   clear_timers_.clear();
   if (continue_input_ && finished_) {
     w.continue_as_new = continue_input_->dump();
@@ -420,7 +422,7 @@ void ExecutionCore::take_write(ExecutionWrite& w) {
       written_waiting_on_ = waiting_on;
     }
   }
-  w.stream = std::move(pending_stream_);
+  w.stream.swap(pending_stream_);
   pending_stream_.clear();
   if (w.status && (*w.status != streamed_status_ || w.waiting_on != streamed_waiting_on_)) {
     auto journal_index = w.expected_next_index + static_cast<std::int64_t>(w.events.size());
@@ -495,8 +497,10 @@ void ExecutionCore::on_committed() {
   committed_next_ = next_index_;
   committed_streamed_status_ = streamed_status_;
   committed_streamed_waiting_on_ = streamed_waiting_on_;
-  auto actions = std::move(post_commit_);
-  post_commit_.clear();
+  // Actions may queue more post-commit work (into the emptied post_commit_); those wait for the
+  // next commit.
+  std::vector<PostCommit> actions;
+  actions.swap(post_commit_);
   for (auto& a : actions) {
     OpState* st = find(a.op);
     if (a.deliver) {
@@ -507,6 +511,11 @@ void ExecutionCore::on_committed() {
     } else if (st && !st->abandoned && st->running_attempt == a.attempt && !finished_) {
       scheduler_.dispatch(*this, a.op, a.attempt, *st);
     }
+  }
+  // Keep the buffer: most executions queue one action again in their next round.
+  if (post_commit_.empty()) {
+    actions.clear();
+    post_commit_.swap(actions);
   }
 }
 
@@ -526,6 +535,15 @@ bool ExecutionCore::unloadable(TimePoint now) const {
     waiting = waiting || st.waiter != nullptr;
   }
   return waiting;
+}
+
+void ExecutionCore::release_spare_buffers() {
+  // Only what is empty: the buffers of pending output would be needed again at once.
+  if (pending_.empty()) std::vector<Event>().swap(pending_);
+  if (post_commit_.empty()) std::vector<PostCommit>().swap(post_commit_);
+  if (set_timers_.empty()) std::vector<TimerEntry>().swap(set_timers_);
+  if (clear_timers_.empty()) std::vector<std::int32_t>().swap(clear_timers_);
+  if (pending_stream_.empty()) std::vector<NewStreamEntry>().swap(pending_stream_);
 }
 
 OpState* ExecutionCore::find(int op) {

@@ -113,7 +113,7 @@ class ExecutionCore {
   std::int64_t run() const { return run_; }
   // Moves the uncommitted output into `w`, a slot of the round's batch, fresh or left from an
   // earlier round (every field is overwritten): an ExecutionWrite is large, and a round makes
-  // one per execution.
+  // one per execution. The slot's vectors are swapped in emptied, so their buffers are reused.
   void take_write(ExecutionWrite& w);
   // Takes back the output of a write whose commit failed, to be committed again.
   void restore(ExecutionWrite write);
@@ -135,6 +135,9 @@ class ExecutionCore {
   // ExecutionWrite::requires_create) until the first commit succeeds.
   bool awaiting_create() const { return awaiting_create_; }
   void set_awaiting_create() { awaiting_create_ = true; }
+  // Frees the spare capacity of the (empty) output buffers that take_write and on_committed keep
+  // for the next round: for an execution that only waits, of which there may be many.
+  void release_spare_buffers();
   // The scheduler's mark for an execution on its list of cached waiting executions (0: not on it).
   std::uint64_t waiting_mark() const { return waiting_mark_; }
   void set_waiting_mark(std::uint64_t mark) { waiting_mark_ = mark; }

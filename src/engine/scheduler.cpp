@@ -499,6 +499,7 @@ void Scheduler::note_waiting(const std::vector<ExecutionCore*>& cores) {
   for (ExecutionCore* core : cores) {
     if (core->waiting_mark() != 0 || !core->unloadable(now)) continue;
     core->set_waiting_mark(++last_waiting_mark_);
+    core->release_spare_buffers();
     waiting_.emplace_back(core->id(), last_waiting_mark_);
     ++cached_waiting_;
   }
