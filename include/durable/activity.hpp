@@ -12,7 +12,6 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -101,8 +100,19 @@ struct ActivitySpec {
   ActivityOptions options;
 };
 
-// One bound call: runs the user function with its arguments and encodes the result.
-using ActivityCall = std::function<Json(ActivityContext&)>;
+// One bound call: runs the user function with its arguments and encodes the result. It is called
+// with the spec it was bound with (Activity::spec() of the same Activity), which holds the
+// function: the call itself carries only the arguments, so that for small trivially copyable
+// ones it fits std::function's local storage and binding or copying it does not allocate.
+using ActivityCall = std::function<Json(const ActivitySpec&, ActivityContext&)>;
+
+// The spec of an Activity<R(Args...)>: the function its bound calls run.
+template <class Function>
+struct TypedActivitySpec : ActivitySpec {
+  TypedActivitySpec(std::string name, ActivityOptions options, Function fn)
+      : ActivitySpec{std::move(name), std::move(options)}, function(std::move(fn)) {}
+  Function function;
+};
 
 }  // namespace detail
 
@@ -118,22 +128,23 @@ class Activity<R(Args...)> {
   // `fn` takes (ActivityContext&, Args...) or just (Args...).
   template <class F>
   Activity(std::string name, F fn, ActivityOptions options = {})
-      : spec_(std::make_shared<detail::ActivitySpec>(
-            detail::ActivitySpec{std::move(name), std::move(options)})),
-        fn_(std::make_shared<Function>(wrap(std::move(fn)))) {}
+      : spec_(std::make_shared<Spec>(std::move(name), std::move(options), wrap(std::move(fn)))) {}
 
   const std::string& name() const { return spec_->name; }
   const ActivityOptions& options() const { return spec_->options; }
 
   // For the workflow context: the spec and a call bound to `args`.
   const std::shared_ptr<const detail::ActivitySpec>& spec() const { return spec_; }
+  // The call must be made with spec() (see detail::ActivityCall).
   detail::ActivityCall bind(Args... args) const {
-    return [fn = fn_, tuple = std::make_tuple(std::move(args)...)](ActivityContext& ctx) {
+    // Captured one by one, not as a std::tuple (which is never trivially copyable).
+    return [... a = std::move(args)](const detail::ActivitySpec& spec, ActivityContext& ctx) {
+      const Function& fn = static_cast<const Spec&>(spec).function;
       if constexpr (std::is_void_v<R>) {
-        std::apply([&](const auto&... a) { (*fn)(ctx, a...); }, tuple);
+        fn(ctx, a...);
         return Json(nullptr);
       } else {
-        return encode<R>(std::apply([&](const auto&... a) { return (*fn)(ctx, a...); }, tuple));
+        return encode<R>(fn(ctx, a...));
       }
     };
   }
@@ -152,8 +163,9 @@ class Activity<R(Args...)> {
     }
   }
 
-  std::shared_ptr<const detail::ActivitySpec> spec_;
-  std::shared_ptr<Function> fn_;
+  using Spec = detail::TypedActivitySpec<Function>;
+
+  std::shared_ptr<const detail::ActivitySpec> spec_;  // a Spec
 };
 
 }  // namespace durable

@@ -26,6 +26,8 @@ struct AttemptJob {
   int attempt = 0;
   // Made on the scheduler thread, used by the worker; its execution_id routes the outcome back.
   std::optional<ActivityContext> context;
+  // The call and the spec it runs with (which holds the function, and outlives the op).
+  std::shared_ptr<const ActivitySpec> spec;
   ActivityCall call;
   // The outcome: the encoded result (ok) or the error's JSON.
   bool ok = false;

@@ -215,12 +215,13 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   job.attempt = attempt;
   job.context.emplace(core.id(), st.spec->name, op, attempt, st.cancel_flag, activity_stream_,
                       core.run());
+  job.spec = st.spec;
   job.call = st.call;
 }
 
 void Scheduler::run_attempt(AttemptJob& job) {
   try {
-    job.value = job.call(*job.context);
+    job.value = job.call(*job.spec, *job.context);
     job.ok = true;
   } catch (...) {
     CaughtError caught = describe_current_exception();
@@ -228,6 +229,7 @@ void Scheduler::run_attempt(AttemptJob& job) {
     job.non_retryable = caught.non_retryable;
   }
   job.call = nullptr;  // released here, not on the scheduler thread
+  job.spec.reset();
   {
     std::lock_guard lock(inbox_mutex_);
     --activities_in_flight_;
