@@ -30,6 +30,10 @@ class ActivityStream {
   virtual void append(const std::string& execution_id, std::string_view kind, std::string data,
                       std::string key) = 0;
 };
+
+// Selects the engine's ActivityContext constructor, which shares the names instead of copying
+// them for every attempt.
+struct SharedNames {};
 }  // namespace detail
 
 // What an attempt knows about itself. Valid for the duration of the attempt; used on the worker
@@ -39,6 +43,15 @@ class ActivityContext {
   ActivityContext(std::string execution_id, std::string activity, int op, int attempt,
                   std::shared_ptr<const std::atomic<bool>> cancelled,
                   std::shared_ptr<detail::ActivityStream> stream = nullptr, std::int64_t run = 1)
+      : ActivityContext(detail::SharedNames{},
+                        std::make_shared<const std::string>(std::move(execution_id)),
+                        std::make_shared<const std::string>(std::move(activity)), op, attempt,
+                        std::move(cancelled), std::move(stream), run) {}
+  // The engine's: `execution_id` and `activity` are not null, and are never modified.
+  ActivityContext(detail::SharedNames, std::shared_ptr<const std::string> execution_id,
+                  std::shared_ptr<const std::string> activity, int op, int attempt,
+                  std::shared_ptr<const std::atomic<bool>> cancelled,
+                  std::shared_ptr<detail::ActivityStream> stream, std::int64_t run)
       : execution_id_(std::move(execution_id)),
         activity_(std::move(activity)),
         op_(op),
@@ -47,15 +60,15 @@ class ActivityContext {
         cancelled_(std::move(cancelled)),
         stream_(std::move(stream)) {}
 
-  const std::string& execution_id() const { return execution_id_; }
-  const std::string& activity() const { return activity_; }
+  const std::string& execution_id() const { return *execution_id_; }
+  const std::string& activity() const { return *activity_; }
   int attempt() const { return attempt_; }  // 1-based
   // Stable across attempts, replays and restarts: pass it to external APIs so that a retried
   // call is recognised as the same call ("<execution id>/<operation index>"; from the second run
   // of a workflow that continued as new, "<execution id>/run<N>/<operation index>").
   std::string idempotency_key() const {
     std::string run = run_ == 1 ? std::string() : "run" + std::to_string(run_) + "/";
-    return execution_id_ + "/" + run + std::to_string(op_);
+    return *execution_id_ + "/" + run + std::to_string(op_);
   }
   // True once the attempt timed out, the execution was cancelled or the engine is stopping:
   // long-running activities should check it and return early.
@@ -75,14 +88,15 @@ class ActivityContext {
     std::string run = run_ == 1 ? std::string() : "run" + std::to_string(run_) + "/";
     std::string key = run + "act:" + std::to_string(op_) + ":" + std::to_string(attempt_) + ":" +
                       std::to_string(emitted_++);
-    stream_->append(execution_id_, kind, data.dump(), std::move(key));
+    stream_->append(*execution_id_, kind, data.dump(), std::move(key));
   }
   // Shorthand for emit("progress", data).
   void report_progress(const Json& data) { emit("progress", data); }
 
  private:
-  std::string execution_id_;
-  std::string activity_;
+  // Shared, not copied: the engine makes a context for every attempt. Kept alive by the context.
+  std::shared_ptr<const std::string> execution_id_;
+  std::shared_ptr<const std::string> activity_;
   int op_;
   int attempt_;
   std::int64_t run_;

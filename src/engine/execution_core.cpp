@@ -149,6 +149,11 @@ ExecutionCore::~ExecutionCore() {
   root_ = Task<Json>{};  // frames (and the Ops in them) go before the op table
 }
 
+const std::shared_ptr<const std::string>& ExecutionCore::shared_id() {
+  if (!shared_id_) shared_id_ = std::make_shared<const std::string>(id_);
+  return shared_id_;
+}
+
 OpState& ExecutionCore::journaled_op(const Event& e) {
   OpState& st = ops_[e.op];
   if (!st.from_journal) {

@@ -125,6 +125,8 @@ class ExecutionCore {
   // to cancel too; without (the engine is stopping), they are left to run.
   void abandon_all(bool cancel_children = false) noexcept;
   const std::string& id() const { return id_; }
+  // The id as a string that activity attempts share (made at the first call).
+  const std::shared_ptr<const std::string>& shared_id();
   const std::string& workflow() const { return spec_->name; }
   // Whether the execution only waits on durable sleeps and deferreds, with nothing uncommitted,
   // nothing running and nothing to deliver: dropping it then loses nothing, and loading it again
@@ -213,6 +215,7 @@ class ExecutionCore {
 
   Scheduler& scheduler_;
   std::string id_;
+  std::shared_ptr<const std::string> shared_id_;
   std::shared_ptr<const WorkflowSpec> spec_;
   Json input_;
   std::unique_ptr<WorkflowContext> ctx_;

@@ -213,8 +213,10 @@ void Scheduler::dispatch(ExecutionCore& core, int op, int attempt, const OpState
   job.run = core.run();
   job.op = op;
   job.attempt = attempt;
-  job.context.emplace(core.id(), st.spec->name, op, attempt, st.cancel_flag, activity_stream_,
-                      core.run());
+  // The names are shared with the attempt, not copied: the activity's through its spec.
+  job.context.emplace(SharedNames{}, core.shared_id(),
+                      std::shared_ptr<const std::string>(st.spec, &st.spec->name), op, attempt,
+                      st.cancel_flag, activity_stream_, core.run());
   job.spec = st.spec;
   job.call = st.call;
 }
