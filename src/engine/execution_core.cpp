@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <tuple>
+#include <utility>
 
 #include "durable/codec.hpp"
 #include "engine/errors_json.hpp"
@@ -132,6 +134,63 @@ class AttemptReader {
 };
 
 }  // namespace
+
+std::vector<OpTable::Entry>::iterator OpTable::slot(int op) {
+  if (!slots_.empty() && slots_.back().first == op) return slots_.end() - 1;
+  return std::lower_bound(slots_.begin(), slots_.end(), op,
+                          [](const Entry& e, int key) { return e.first < key; });
+}
+
+OpState* OpTable::find_earlier(int op) {
+  auto it = slot(op);
+  return it != slots_.end() && it->first == op && !it->second.released ? &it->second : nullptr;
+}
+
+OpState& OpTable::make(int op) {
+  if (slots_.empty() || slots_.back().first < op) {
+    return slots_.emplace_back(std::piecewise_construct, std::forward_as_tuple(op), std::tuple<>())
+        .second;
+  }
+  auto it = slot(op);
+  if (it != slots_.end() && it->first == op) {
+    if (it->second.released) {
+      it->second.released = false;
+      --released_;
+    }
+    return it->second;
+  }
+  return slots_.emplace(it, std::piecewise_construct, std::forward_as_tuple(op), std::tuple<>())
+      ->second;
+}
+
+void OpTable::erase(int op) noexcept {
+  auto it = slot(op);
+  if (it == slots_.end() || it->first != op || it->second.released) return;
+  if (it + 1 != slots_.end()) {
+    it->second = OpState{};  // what it holds goes now, as when a map node is erased
+    it->second.released = true;
+    ++released_;
+    if (released_ * 2 > slots_.size()) compact();
+    return;
+  }
+  slots_.pop_back();
+  while (!slots_.empty() && slots_.back().second.released) {
+    slots_.pop_back();
+    --released_;
+  }
+  // Capacity left by a fan-out goes with its last op; a short table keeps its buffer.
+  if (slots_.empty() && slots_.capacity() > 16) std::vector<Entry>().swap(slots_);
+}
+
+void OpTable::shrink() {
+  compact();
+  slots_.shrink_to_fit();
+}
+
+void OpTable::compact() noexcept {
+  std::erase_if(slots_, [](const Entry& e) { return e.second.released; });
+  released_ = 0;
+}
 
 ExecutionCore::ExecutionCore(Scheduler& scheduler, std::string id,
                              std::shared_ptr<const WorkflowSpec> spec, Json input,
@@ -549,19 +608,19 @@ void ExecutionCore::release_spare_buffers() {
   if (set_timers_.empty()) std::vector<TimerEntry>().swap(set_timers_);
   if (clear_timers_.empty()) std::vector<std::int32_t>().swap(clear_timers_);
   if (pending_stream_.empty()) std::vector<NewStreamEntry>().swap(pending_stream_);
+  ops_.shrink();
 }
 
 OpState* ExecutionCore::find(int op) {
-  auto it = ops_.find(op);
-  return it == ops_.end() ? nullptr : &it->second;
+  return ops_.find(op);
 }
 
 int ExecutionCore::begin(OpKind kind, std::string_view name) {
   if (parked_) throw ParkedSignal{};
   int op = next_op_++;
-  auto it = ops_.find(op);
-  if (it != ops_.end() && it->second.from_journal) {
-    OpState& st = it->second;
+  OpState* journaled = ops_.find(op);
+  if (journaled && journaled->from_journal) {
+    OpState& st = *journaled;
     if (st.kind == OpKind::kPatch) {
       park("durable::NonDeterminism",
            fmt::format("execution {} (workflow '{}'): the code no longer matches the journal at "
@@ -947,11 +1006,10 @@ void ExecutionCore::deliver(int op, Outcome outcome) {
 }
 
 void ExecutionCore::release(int op) noexcept {
-  auto it = ops_.find(op);
-  if (it == ops_.end()) return;
-  OpState& st = it->second;
-  if (!destroying_ && !st.outcome && !st.outcome_pending && st.live) stop_live_work(op, st);
-  ops_.erase(it);
+  OpState* st = ops_.find(op);
+  if (!st) return;
+  if (!destroying_ && !st->outcome && !st->outcome_pending && st->live) stop_live_work(op, *st);
+  ops_.erase(op);
 }
 
 void ExecutionCore::stop_live_work(int op, OpState& st, bool cancel_child) noexcept {
@@ -1004,13 +1062,13 @@ Json ExecutionCore::side_effect(std::string_view name, const std::function<Json(
 bool ExecutionCore::patched(std::string_view change_id, bool record) {
   if (parked_) throw ParkedSignal{};
   int op = next_op_;
-  auto it = ops_.find(op);
-  if (it != ops_.end() && it->second.from_journal) {
-    if (it->second.kind != OpKind::kPatch || it->second.name != change_id) {
+  OpState* journaled = ops_.find(op);
+  if (journaled && journaled->from_journal) {
+    if (journaled->kind != OpKind::kPatch || journaled->name != change_id) {
       return false;  // a history from before the change: the old branch, and no op is taken
     }
     ++next_op_;
-    ops_.erase(it);
+    ops_.erase(op);
     return true;
   }
   if (is_replaying() || !record) return false;
@@ -1054,10 +1112,10 @@ TimePoint ExecutionCore::clock_now() {
 }
 
 std::string ExecutionCore::describe_op(int op) const {
-  auto it = ops_.find(op);
-  if (it == ops_.end()) return fmt::format("operation {} of execution {}", op, id_);
-  return fmt::format("{} '{}' (operation {}) of execution {}", kind_name(it->second.kind),
-                     it->second.name, op, id_);
+  const OpState* st = ops_.find(op);
+  if (!st) return fmt::format("operation {} of execution {}", op, id_);
+  return fmt::format("{} '{}' (operation {}) of execution {}", kind_name(st->kind), st->name, op,
+                     id_);
 }
 
 }  // namespace durable::detail
