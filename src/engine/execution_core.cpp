@@ -601,6 +601,18 @@ bool ExecutionCore::unloadable(TimePoint now) const {
   return waiting;
 }
 
+std::shared_ptr<std::atomic<bool>> ExecutionCore::fresh_cancel_flag(
+    std::shared_ptr<std::atomic<bool>> old) {
+  // A flag only this core holds is seen by no attempt: no context of one holds it any more, and
+  // none can get it (contexts are made from the OpState's copy). Such a flag is reused. The
+  // engine drops its contexts on this thread (finished jobs come back to it); a context a user
+  // copied and dropped elsewhere belonged to an attempt that has ended.
+  if (old.use_count() != 1) old = std::move(spare_cancel_flag_);
+  if (old.use_count() != 1) return std::make_shared<std::atomic<bool>>(false);
+  old->store(false, std::memory_order_relaxed);
+  return old;
+}
+
 void ExecutionCore::release_spare_buffers() {
   // Only what is empty: the buffers of pending output would be needed again at once.
   if (pending_.empty()) std::vector<Event>().swap(pending_);
@@ -609,6 +621,7 @@ void ExecutionCore::release_spare_buffers() {
   if (clear_timers_.empty()) std::vector<std::int32_t>().swap(clear_timers_);
   if (pending_stream_.empty()) std::vector<NewStreamEntry>().swap(pending_stream_);
   ops_.shrink();
+  spare_cancel_flag_.reset();
 }
 
 OpState* ExecutionCore::find(int op) {
@@ -827,7 +840,7 @@ void ExecutionCore::start_attempt(int op, OpState& st) {
   }
   st.attempts_started = attempt;
   st.running_attempt = attempt;
-  st.cancel_flag = std::make_shared<std::atomic<bool>>(false);
+  st.cancel_flag = fresh_cancel_flag(std::move(st.cancel_flag));
   // Json{{"attempt", attempt}, {"input", arguments}}.dump(), without a DOM.
   std::string data;
   data.reserve(32 + (attempt == 1 ? st.arguments.size() : 0));  // one allocation
@@ -1009,6 +1022,9 @@ void ExecutionCore::release(int op) noexcept {
   OpState* st = ops_.find(op);
   if (!st) return;
   if (!destroying_ && !st->outcome && !st->outcome_pending && st->live) stop_live_work(op, *st);
+  if (!spare_cancel_flag_ && st->cancel_flag.use_count() == 1) {
+    spare_cancel_flag_ = std::move(st->cancel_flag);
+  }
   ops_.erase(op);
 }
 

@@ -278,6 +278,9 @@ class ExecutionCore {
   void set_store_timer(int op, OpState& st, TimePoint due);
   void clear_store_timer(int op, OpState& st) noexcept;
   ExecutionStatus current_status(std::string& waiting_on) const;
+  // A cancel flag, false, for a new attempt: `old` (the op's flag of its last attempt) or the
+  // spare if no attempt holds them any more, else a new one.
+  std::shared_ptr<std::atomic<bool>> fresh_cancel_flag(std::shared_ptr<std::atomic<bool>> old);
   OpState* find(int op);
   // The op a journal event belongs to, taking its kind and name from the first of its events.
   OpState& journaled_op(const Event& e);
@@ -292,6 +295,8 @@ class ExecutionCore {
   std::vector<std::coroutine_handle<>> ready_;
 
   OpTable ops_;
+  // The cancel flag of a released op that no attempt held any more, for the next attempt.
+  std::shared_ptr<std::atomic<bool>> spare_cancel_flag_;
   int next_op_ = 0;
   int last_journaled_op_ = -1;
   std::vector<Compensation> compensations_;
