@@ -1,7 +1,7 @@
 // OpTable: an execution's ops by index in a sorted vector. It must behave as the std::map it
 // replaced (lookups, index-order iteration, erasure in any order) while staying short when ops
 // come and go around one that stays.
-#include "engine/execution_core.hpp"
+#include "engine/op_table.hpp"
 
 #include <gtest/gtest.h>
 
