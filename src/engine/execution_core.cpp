@@ -698,6 +698,7 @@ void ExecutionCore::start_live(int op, OpState& st) {
         child.id = st.child_id;
         child.workflow = st.child_spec->name;
         child.input = st.input.dump();
+        child.input_is_serialized_json = true;
         child.created_at = scheduler_.clock().now();
         scheduler_.create_child(std::move(child));
       } else {
