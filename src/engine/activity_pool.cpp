@@ -1,5 +1,7 @@
 #include "engine/activity_pool.hpp"
 
+#include "engine/thread_name.hpp"
+
 namespace durable::detail {
 
 ActivityPool::ActivityPool(std::size_t threads, std::function<void(AttemptJob&)> run)
@@ -13,7 +15,12 @@ void ActivityPool::start() {
   std::lock_guard lock(mutex_);
   if (!threads_.empty()) return;
   stopping_ = false;
-  for (std::size_t i = 0; i < size_; ++i) threads_.emplace_back([this] { work(); });
+  for (std::size_t i = 0; i < size_; ++i) {
+    threads_.emplace_back([this] {
+      name_this_thread("durable-act");
+      work();
+    });
+  }
 }
 
 void ActivityPool::submit_all(std::vector<AttemptJob>& jobs) {

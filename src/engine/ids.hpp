@@ -15,8 +15,9 @@ std::string execution_id_for(std::string_view workflow, std::string_view idempot
 
 // "<workflow>-<12 hex digits: milliseconds since the epoch at `now`><16 random hex digits>": the
 // id of an execution started without a key. Time-ordered, so executions started together are
-// neighbours in the store's (execution, index) B-trees and a group commit touches few pages
-// (random ids scattered each commit's rows over as many pages as executions).
+// neighbours in the store's B-trees keyed by id (the SQLite executions table, its indexes, the
+// stream entries) and a group commit touches few pages (random ids scattered each commit's rows
+// over as many pages as executions).
 std::string random_execution_id(std::string_view workflow, std::int64_t now_ms);
 
 // The RFC 4122 version-4 UUID (lowercase 8-4-4-4-12) whose random bits are taken from hi (first

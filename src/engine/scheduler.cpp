@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "engine/errors_json.hpp"
+#include "engine/thread_name.hpp"
 
 namespace durable::detail {
 namespace {
@@ -36,7 +37,10 @@ void Scheduler::start() {
   }
   clock_listener_ = clock_->add_listener([this] { post([] {}); });
   pool_.start();
-  thread_ = std::thread([this] { loop(); });
+  thread_ = std::thread([this] {
+    name_this_thread("durable-sched");
+    loop();
+  });
   post([this] { recover(); });
 }
 

@@ -7,6 +7,7 @@
 
 #include "engine/errors_json.hpp"
 #include "engine/ids.hpp"
+#include "engine/thread_name.hpp"
 
 namespace durable::detail {
 
@@ -51,9 +52,15 @@ void QueueWorker::start() {
     cv_.notify_all();
   });
   for (std::size_t slot = 0; slot < options_.concurrency; ++slot) {
-    threads_.emplace_back([this, slot] { run(slot); });
+    threads_.emplace_back([this, slot] {
+      name_this_thread("durable-queue");
+      run(slot);
+    });
   }
-  threads_.emplace_back([this] { heartbeat(); });
+  threads_.emplace_back([this] {
+    name_this_thread("durable-lease");
+    heartbeat();
+  });
 }
 
 void QueueWorker::stop() {

@@ -2,6 +2,7 @@
 // failures as handles report them, waits with a timeout, unknown ids, and resolving a deferred
 // by token from outside the workflow.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <latch>
@@ -118,6 +119,23 @@ TEST_F(EngineApiTest, ExecuteReturnsTheResult) {
                               }};
   Engine& engine = boot();
   EXPECT_EQ(engine.execute(wf, 6), 6 * 6 + 1);
+}
+
+// top, gdb and perf show which threads are the engine's and what each does.
+TEST_F(EngineApiTest, WorkflowCodeAndActivitiesRunOnNamedThreads) {
+  auto thread_name = [] {
+    char name[16] = {};
+    pthread_getname_np(pthread_self(), name, sizeof name);
+    return std::string(name);
+  };
+  const Activity<std::string(int)> where{"where", [&](int) { return thread_name(); }};
+  const Workflow<std::string(int)> wf{"names", [&](WorkflowContext& ctx, int) -> Task<std::string> {
+                                        std::string workflow_thread = thread_name();
+                                        std::string activity_thread = co_await ctx.run(where, 0);
+                                        co_return workflow_thread + " " + activity_thread;
+                                      }};
+  Engine& engine = boot();
+  EXPECT_EQ(engine.execute(wf, 0), "durable-sched durable-act");
 }
 
 TEST_F(EngineApiTest, ANewExecutionsCreateAndItsFirstEventsShareOneCommit) {
