@@ -159,7 +159,7 @@ void derive_progress_from_events(SQLite::Database&) {}
 // at creation as one past the largest) instead of the execution's text id. A group commit writes
 // one or two events for each of many executions, and rows keyed by a ~40-byte id spread over
 // twice the pages that rows keyed by a small integer do: integer keys halved the WAL pages of a
-// commit's events and raised steps/s on SQLite by a fifth or more (bench/README.md). Existing
+// commit's events and raised steps/s on SQLite by 10-35% (bench/README.md). Existing
 // executions are numbered in creation order; their events keep their indexes. (Events whose
 // execution row is gone, which no store operation leaves behind, are not carried over.)
 void key_journals_by_integer(SQLite::Database& db) {
