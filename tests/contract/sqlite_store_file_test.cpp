@@ -475,6 +475,25 @@ TEST_F(SqliteStoreFile, StreamAppendsThroughTwoConnectionsInterleaveWithoutGaps)
   EXPECT_EQ(stream[base + 5].key, "k6");
 }
 
+// Journal keys are given one past the largest: a connection that remembers where it counted to
+// must look again after another connection created executions, so no two share a journal.
+TEST_F(SqliteStoreFile, ExecutionsCreatedThroughTwoConnectionsKeepTheirJournalsApart) {
+  auto first = open();
+  auto second = open();
+  for (int i = 0; i < 3; ++i) {
+    first->commit(creates({new_execution(fmt::format("first-{}", i))}));
+    second->commit(creates({new_execution(fmt::format("second-{}", i))}));
+  }
+  first->commit(writes({append("second-0", 1, 2)}));
+  second->commit(writes({append("first-2", 1, 3)}));
+  EXPECT_EQ(raw().execAndGet("SELECT count(DISTINCT journal) FROM executions").getInt(), 6);
+  EXPECT_EQ(first->load_events("second-0", 0).size(), 3u);
+  EXPECT_EQ(first->load_events("first-2", 0).size(), 4u);
+  for (const char* id : {"first-0", "first-1", "second-1", "second-2"}) {
+    EXPECT_EQ(second->load_events(id, 0).size(), 1u) << id;
+  }
+}
+
 TEST_F(SqliteStoreFile, AStaleWriterOnAnotherConnectionIsRefused) {
   auto first = open();
   auto second = open();
