@@ -214,15 +214,14 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   for (const ExecutionWrite& write : batch.writes) {
     const std::string& id = write.execution_id;
     const std::int64_t expected = write.expected_next_index;
-    auto in_batch = batch_journals.find(id);
-    const Journal journal = in_batch != batch_journals.end() ? in_batch->second : journal_of(id);
+    auto [in_batch, first_in_batch] = batch_journals.try_emplace(id);
+    const Journal journal = first_in_batch ? journal_of(id) : in_batch->second;
     const std::int64_t actual = journal.next_index;
     if (actual < 0 || actual != expected || (write.requires_create && !created_here(id))) {
       throw StaleWriteError(id, expected, actual);
     }
     std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
-    batch_journals[id] =
-        Journal{.key = journal.key, .next_index = write.continue_as_new ? 1 : next};
+    in_batch->second = Journal{.key = journal.key, .next_index = write.continue_as_new ? 1 : next};
     // Progress alone (events, no status) leaves the executions row as it is (schema version 4):
     // it is the hot path, and rewriting the row and its index entries cost more than the events.
     if (write.status) {
