@@ -383,7 +383,7 @@ std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view
   e.op = op;
   e.name = std::string(name);
   e.data = std::move(data);
-  e.time = scheduler_.clock().now();
+  e.time = scheduler_.event_time();
   pending_.push_back(std::move(e));
   dirty_ = true;
   scheduler_.make_ready(this);  // so the scheduler sees the write; harmless if nothing to run
@@ -414,7 +414,7 @@ void ExecutionCore::take_write(ExecutionWrite& w) {
   if (continue_input_ && finished_) {
     w.continue_as_new = continue_input_->dump();
     w.clear_cancel = cancel_delivered_;
-    w.continued_at = scheduler_.clock().now();
+    w.continued_at = scheduler_.event_time();
   } else if (final_status_) {
     w.status = final_status_;
     w.result = final_result_;
@@ -493,7 +493,7 @@ void ExecutionCore::emit(std::string_view kind, const Json& data) {
   if (is_replaying()) return;
   pending_stream_.push_back(NewStreamEntry{.kind = std::string(kind),
                                            .data = data.dump(),
-                                           .time = scheduler_.clock().now(),
+                                           .time = scheduler_.event_time(),
                                            .key = std::move(key)});
   dirty_ = true;
   scheduler_.make_ready(this);

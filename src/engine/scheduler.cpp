@@ -273,6 +273,7 @@ void Scheduler::loop() {
       work.swap(inbox_);
       results.swap(results_);
     }
+    round_time_ = clock_->now();
     for (auto& fn : work) fn();
     work.clear();
     for (auto& job : results) take_result(job);
@@ -280,9 +281,11 @@ void Scheduler::loop() {
     fire_due_timers();
     poll_store();
     start_new_executions();
+    round_time_ = clock_->now();
     run_ready();
     commit();
     flush_dispatches();
+    round_time_.reset();
 
     std::unique_lock lock(inbox_mutex_);
     if (stopping_) return;
@@ -423,6 +426,7 @@ void Scheduler::commit() {
     try {
       result = store_->commit(batch);
       commit_failures_ = 0;
+      round_time_ = clock_->now();  // a commit may take milliseconds (fsync)
     } catch (const StaleWriteError& e) {
       // Another writer got there first: drop our view of that execution and load it again.
       fault(e.what());

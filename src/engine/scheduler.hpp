@@ -53,6 +53,11 @@ class Scheduler {
   const std::shared_ptr<StreamHub>& stream_hub() const { return hub_; }
   const EngineOptions& options() const { return options_; }
   Clock& clock() { return *clock_; }
+  // The time new events and stream entries are stamped with. Within a round it is read once per
+  // phase (taking results, running workflow code), not once per event: reading a clock costs about
+  // as much as a step's own work on some machines, times are journaled in milliseconds, and a
+  // phase takes microseconds. A stamp is thus the start of its phase, never later than the event.
+  TimePoint event_time() const { return round_time_ ? *round_time_ : clock_->now(); }
   const std::string& secret();
   void fault(const std::string& message);
 
@@ -128,6 +133,7 @@ class Scheduler {
   std::shared_ptr<JournalStore> store_;
   EngineOptions options_;
   Clock* clock_;
+  std::optional<TimePoint> round_time_;  // set while a round's phase runs; see event_time()
   int clock_listener_ = 0;
   ActivityPool pool_;
   std::shared_ptr<StreamHub> hub_;
