@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <stdexcept>
 
 #include "support/engine_fixture.hpp"
@@ -44,6 +46,27 @@ TEST_F(ActivityTest, RetriesUntilSuccessAndJournalsTheResultOnce) {
   EXPECT_EQ(events_of(h.id(), EventType::kActivityStarted).size(), 3u);
   EXPECT_EQ(events_of(h.id(), EventType::kActivityAttemptFailed).size(), 2u);
   EXPECT_EQ(events_of(h.id(), EventType::kActivityCompleted).size(), 1u);
+}
+
+TEST_F(ActivityTest, AttemptsDispatchedTogetherRunOnEveryWorkerAtOnce) {
+  // The scheduler wakes one worker per batch and each worker that finds more queued wakes the
+  // next: two attempts that can only finish together (each waits for the other) both need a
+  // worker. A chain that stops early leaves one waiting until its deadline: it returns false.
+  std::mutex mutex;
+  std::condition_variable cv;
+  int arrived = 0;
+  const Activity<bool(int)> meet{"meet", [&](int) {
+                                   std::unique_lock lock(mutex);
+                                   ++arrived;
+                                   cv.notify_all();
+                                   return cv.wait_for(lock, 10s, [&] { return arrived >= 2; });
+                                 }};
+  const Workflow<int(int)> wf{"meeting", [&](WorkflowContext& ctx, int) -> Task<int> {
+                                auto [a, b] = co_await all(ctx.run(meet, 0), ctx.run(meet, 1));
+                                co_return (a ? 1 : 0) + (b ? 1 : 0);
+                              }};
+  Engine& engine = boot();  // two activity threads
+  EXPECT_EQ(engine.execute(wf, 0), 2) << "the two attempts did not run at the same time";
 }
 
 TEST_F(ActivityTest, WaitsForTheBackoffBeforeTheNextAttempt) {

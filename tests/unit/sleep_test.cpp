@@ -38,6 +38,35 @@ TEST_F(SleepTest, AFortyEightHourSleepFiresOnlyOnceItsTimeHasCome) {
   EXPECT_GE(fired[0].time, scheduled[0].time + 48h);
 }
 
+TEST_F(SleepTest, EveryEventIsStampedWithTheClockTimeOfTheRoundThatMadeIt) {
+  // The scheduler reads the clock once per phase of a round, not per event: the stamps must
+  // still follow the clock from one round to the next, exactly.
+  const Activity<int(int)> twice{"twice", [](int x) { return 2 * x; }};
+  const Workflow<int(int)> wf{"step_nap_step", [&](WorkflowContext& ctx, int x) -> Task<int> {
+                                int y = co_await ctx.run(twice, x);
+                                co_await ctx.sleep("nap", 1h);
+                                co_return co_await ctx.run(twice, y);
+                              }};
+  Engine& engine = boot();
+  const TimePoint t0 = clock_.now();
+  auto h = engine.start(wf, 3);
+  engine.wait_idle();
+  ASSERT_EQ(h.status(), ExecutionStatus::kWaiting);
+  clock_.advance(1h);
+  EXPECT_EQ(h.get(), 12);
+  auto events = store_->load_events(h.id(), 0);
+  ASSERT_FALSE(events.empty());
+  std::size_t fired = events.size();
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    if (events[i].type == EventType::kTimerFired) fired = i;
+  }
+  ASSERT_LT(fired, events.size()) << "the sleep never fired";
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(events[i].time, i < fired ? t0 : t0 + 1h)
+        << "event " << i << " (" << to_string(events[i].type) << ")";
+  }
+}
+
 TEST_F(SleepTest, ATimerSurvivesARestartAndKeepsItsOriginalDueTime) {
   auto setup = [](Engine& e) { e.add(kNap); };
   Engine& first = boot(setup);
