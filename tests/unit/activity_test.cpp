@@ -49,9 +49,9 @@ TEST_F(ActivityTest, RetriesUntilSuccessAndJournalsTheResultOnce) {
 }
 
 TEST_F(ActivityTest, AttemptsDispatchedTogetherRunOnEveryWorkerAtOnce) {
-  // The scheduler wakes one worker per batch and each worker that finds more queued wakes the
-  // next: two attempts that can only finish together (each waits for the other) both need a
-  // worker. A chain that stops early leaves one waiting until its deadline: it returns false.
+  // Attempts handed to the pool in one batch must each get a worker: two attempts that can only
+  // finish together (each waits for the other) both need one. A pool that wakes too few workers
+  // for a batch leaves one waiting until its deadline: it returns false.
   std::mutex mutex;
   std::condition_variable cv;
   int arrived = 0;
