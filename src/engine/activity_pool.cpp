@@ -24,14 +24,16 @@ void ActivityPool::start() {
 }
 
 void ActivityPool::submit_all(std::vector<AttemptJob>& jobs) {
-  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     if (stopping_) return;
     for (auto& job : jobs) jobs_.push_back(std::move(job));
-    wake = sleeping_ > 0 && !jobs.empty();
   }
-  if (wake) cv_.notify_one();
+  if (jobs.size() >= size_) {
+    cv_.notify_all();
+  } else {
+    for (std::size_t i = 0; i < jobs.size(); ++i) cv_.notify_one();
+  }
 }
 
 void ActivityPool::stop() {
@@ -50,23 +52,16 @@ void ActivityPool::stop() {
 void ActivityPool::work() {
   for (;;) {
     AttemptJob job;
-    bool wake_next = false;
     {
       std::unique_lock lock(mutex_);
-      if (!stopping_ && next_ == jobs_.size()) {
-        ++sleeping_;
-        cv_.wait(lock, [&] { return stopping_ || next_ < jobs_.size(); });
-        --sleeping_;
-      }
+      cv_.wait(lock, [&] { return stopping_ || next_ < jobs_.size(); });
       if (stopping_) return;
       job = std::move(jobs_[next_++]);
       if (next_ == jobs_.size()) {
         jobs_.clear();
         next_ = 0;
       }
-      wake_next = next_ < jobs_.size() && sleeping_ > 0;
     }
-    if (wake_next) cv_.notify_one();
     run_(job);
   }
 }

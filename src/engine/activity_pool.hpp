@@ -44,10 +44,8 @@ class ActivityPool {
   ActivityPool& operator=(const ActivityPool&) = delete;
 
   void start();
-  // Queues every job of `jobs` under one lock and wakes one sleeping worker; a worker that takes a
-  // job while more are queued wakes the next. So the caller (the scheduler thread, the engine's
-  // busiest) makes at most one wake-up call per batch, and short jobs that one worker drains
-  // before another would have woken wake nobody else. Moves from `jobs`.
+  // Queues every job of `jobs` under one lock and wakes as many workers as there are jobs (at
+  // most all of them). Moves from `jobs`.
   void submit_all(std::vector<AttemptJob>& jobs);
   // Runs the jobs already running to their end, drops queued ones, joins the threads.
   void stop();
@@ -62,7 +60,6 @@ class ActivityPool {
   // Queued jobs are jobs_[next_..]; the vector is emptied (keeping its capacity) when drained.
   std::vector<AttemptJob> jobs_;
   std::size_t next_ = 0;
-  std::size_t sleeping_ = 0;  // workers waiting on cv_
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
