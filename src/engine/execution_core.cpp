@@ -377,17 +377,17 @@ std::int64_t ExecutionCore::append(EventType type, int op, std::string_view name
 
 std::int64_t ExecutionCore::append_text(EventType type, int op, std::string_view name,
                                         std::string data) {
-  Event e;
+  // Built in place: a temporary Event moved in costs a copy of each short string's buffer.
+  Event& e = pending_.emplace_back();
   e.index = next_index_++;
   e.type = type;
   e.op = op;
-  e.name = std::string(name);
+  e.name.assign(name);
   e.data = std::move(data);
   e.time = scheduler_.event_time();
-  pending_.push_back(std::move(e));
   dirty_ = true;
   scheduler_.make_ready(this);  // so the scheduler sees the write; harmless if nothing to run
-  return pending_.back().index;
+  return e.index;
 }
 
 void ExecutionCore::take_write(ExecutionWrite& w) {
@@ -789,7 +789,7 @@ void ExecutionCore::start_attempt(int op, OpState& st) {
   std::string data;
   data.reserve(32 + (attempt == 1 ? st.arguments.size() : 0));  // one allocation
   data += "{\"attempt\":";
-  append_json(data, attempt);
+  append_json_integer(data, attempt);
   if (attempt == 1) {
     data += ",\"input\":";
     data += st.arguments;

@@ -73,6 +73,10 @@ void append_json_string(std::string& out, std::string_view s) {
   out += '"';
 }
 
+void append_json_integer(std::string& out, std::int64_t value) {
+  append_integer(out, value);
+}
+
 std::string json_member(std::string_view key, const Json& value) {
   std::string out = "{\"";
   out += key;

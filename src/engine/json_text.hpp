@@ -7,6 +7,7 @@
 // goes through dump().
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,8 @@ namespace durable::detail {
 
 // append_json(out, Json(s)) without the copy into a Json.
 void append_json_string(std::string& out, std::string_view s);
+// append_json(out, Json(value)) without the Json.
+void append_json_integer(std::string& out, std::int64_t value);
 
 // `{"<key>":<value>}`, the data of an event with one member, as Json{{key, value}}.dump() has it.
 // `key` must need no escaping (the engine's fixed keys).
