@@ -4,7 +4,7 @@
 //
 //   bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] --workflows N
 //                    --steps K [--concurrency C] [--json]
-//   extra: [--clients T] [--activity-threads A] [--engines E] [--single-step-runs R]
+//   extra: [--clients T] [--activity-threads A] [--single-step-runs R]
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
@@ -36,7 +36,6 @@ struct Options {
   int concurrency = 64;
   int clients = 0;  // 0: min(concurrency, 16)
   int activity_threads = 4;
-  int engines = 1;  // engines sharing the one store, in this process
   int single_step_runs = 200;
   double ceiling_seconds = 1.5;  // per ceiling measurement
   bool json = false;
@@ -45,7 +44,7 @@ struct Options {
 Options parse(int argc, char** argv) {
   Args args(argc, argv, {"--json"},
             {"--store", "--sync", "--db", "--workflows", "--steps", "--concurrency", "--clients",
-             "--activity-threads", "--engines", "--single-step-runs", "--ceiling-seconds"});
+             "--activity-threads", "--single-step-runs", "--ceiling-seconds"});
   Options o;
   o.store = args.get("--store", o.store);
   if (o.store != "memory" && o.store != "sqlite") {
@@ -61,7 +60,6 @@ Options parse(int argc, char** argv) {
   o.clients = static_cast<int>(args.get_int("--clients", 0));
   if (o.clients == 0) o.clients = std::min(o.concurrency, 16);
   o.clients = std::min(o.clients, o.concurrency);
-  o.engines = static_cast<int>(std::max<long long>(1, args.get_int("--engines", 1)));
   o.activity_threads = static_cast<int>(args.get_int("--activity-threads", o.activity_threads));
   o.single_step_runs = static_cast<int>(args.get_int("--single-step-runs", o.single_step_runs));
   o.ceiling_seconds = std::stod(args.get("--ceiling-seconds", "1.5"));
@@ -230,28 +228,16 @@ struct RunResult {
 // C executions in flight: `clients` threads, each keeping its share of the window outstanding.
 // Engine::start blocks until the execution is durably created (one scheduler round), so one
 // thread alone could not keep many executions live; several threads' creates share a commit.
-// With several engines, client c starts its workflows on engine c % E.
-RunResult run_workflows(const std::vector<std::unique_ptr<Engine>>& engines, const Options& o) {
+RunResult run_workflows(Engine& engine, const Options& o) {
   std::atomic<long long> next{0};
   std::atomic<long long> failures{0};
   int window = std::max(1, (o.concurrency + o.clients - 1) / o.clients);
-  auto total_stats = [&] {
-    EngineStats sum{};
-    for (const auto& e : engines) {
-      EngineStats s = e->stats();
-      sum.commits += s.commits;
-      sum.events_committed += s.events_committed;
-      sum.activity_attempts += s.activity_attempts;
-    }
-    return sum;
-  };
-  EngineStats before = total_stats();
+  EngineStats before = engine.stats();
   auto cpu_before = thread_cpu_seconds();
   auto t0 = Stopwatch::now();
   std::vector<std::thread> clients;
   for (int c = 0; c < o.clients; ++c) {
-    clients.emplace_back([&, c] {
-      Engine& engine = *engines[static_cast<std::size_t>(c) % engines.size()];
+    clients.emplace_back([&] {
       std::deque<ExecutionHandle<int>> outstanding;
       for (;;) {
         if (static_cast<int>(outstanding.size()) < window) {
@@ -277,8 +263,8 @@ RunResult run_workflows(const std::vector<std::unique_ptr<Engine>>& engines, con
   // After the join, so the client threads are gone from the snapshot: the figure is the
   // engine's threads (and the idle main thread) alone.
   r.cpu = cpu_use(cpu_before, thread_cpu_seconds(), r.seconds);
-  for (const auto& e : engines) e->wait_idle();
-  EngineStats after = total_stats();
+  engine.wait_idle();
+  EngineStats after = engine.stats();
   r.stats.commits = after.commits - before.commits;
   r.stats.events_committed = after.events_committed - before.events_committed;
   r.stats.activity_attempts = after.activity_attempts - before.activity_attempts;
@@ -330,17 +316,13 @@ int run(const Options& o) {
 
   EngineOptions eo;
   eo.activity_threads = static_cast<std::size_t>(o.activity_threads);
-  std::vector<std::unique_ptr<Engine>> engines;
-  for (int e = 0; e < o.engines; ++e) {
-    auto& engine = *engines.emplace_back(std::make_unique<Engine>(store, eo));
-    engine.add(kStepsWorkflow);
-    engine.add(kOneStepWorkflow);
-    engine.start();
-    engine.wait_idle();
-  }
-  Engine& engine = *engines.front();
+  Engine engine(store, eo);
+  engine.add(kStepsWorkflow);
+  engine.add(kOneStepWorkflow);
+  engine.start();
+  engine.wait_idle();
 
-  RunResult r = run_workflows(engines, o);
+  RunResult r = run_workflows(engine, o);
   std::vector<float> latencies;
   latencies.reserve(slots);
   for (float v : g_step_latency_us) {
@@ -360,7 +342,7 @@ int run(const Options& o) {
   }
 
   std::vector<double> single = run_single_steps(engine, o.single_step_runs);
-  for (auto& e : engines) e->stop();
+  engine.stop();
 
   double steps_total = static_cast<double>(o.workflows) * o.steps;
   double steps_per_sec = steps_total / r.seconds;
@@ -378,7 +360,6 @@ int run(const Options& o) {
   out["concurrency"] = o.concurrency;
   out["clients"] = o.clients;
   out["activity_threads"] = o.activity_threads;
-  out["engines"] = o.engines;
   out["seconds"] = r.seconds;
   out["workflows_per_sec"] = workflows_per_sec;
   out["steps_per_sec"] = steps_per_sec;
@@ -440,9 +421,9 @@ int run(const Options& o) {
   auto num = [&](const char* key) { return out.value(key, 0.0); };
   fmt::print(
       "store {}{}: {} workflows x {} steps, concurrency {} ({} client threads), {} "
-      "activity threads, {} engine(s)\n",
+      "activity threads\n",
       o.store, sqlite ? fmt::format(" (synchronous={})", out["sync"].get<std::string>()) : "",
-      o.workflows, o.steps, o.concurrency, o.clients, o.activity_threads, o.engines);
+      o.workflows, o.steps, o.concurrency, o.clients, o.activity_threads);
   fmt::print("  {:.3f} s   {:.0f} workflows/s   {:.0f} steps/s\n", r.seconds, workflows_per_sec,
              steps_per_sec);
   fmt::print("  step latency p50 {:.1f} us   p99 {:.1f} us", num("p50_step_latency_us"),
@@ -494,7 +475,7 @@ int main(int argc, char** argv) {
     std::cerr << "bench_throughput: " << e.what() << "\n"
               << "usage: bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] "
                  "--workflows N --steps K [--concurrency C] [--json]\n"
-                 "       [--clients T] [--activity-threads A] [--engines E] [--single-step-runs R] "
+                 "       [--clients T] [--activity-threads A] [--single-step-runs R] "
                  "[--ceiling-seconds S]\n";
     return 2;
   } catch (const std::exception& e) {
