@@ -36,13 +36,21 @@ namespace durable {
 struct EngineOptions {
   // Time source; nullptr means SystemClock::instance(). Must outlive the engine.
   Clock* clock = nullptr;
+  // Activity threads, shared out among the scheduler threads (at least one each).
   std::size_t activity_threads = 4;
+  // Scheduler threads. Each execution belongs to one, chosen by a hash of its id, and its
+  // workflow code always runs there, one execution on one thread at a time as with a single
+  // scheduler; but workflow code of different executions then runs at once on different
+  // threads, so state that workflow code shares across executions needs a lock. More than one
+  // uses more cores: the scheduler thread bounds an engine's steps per second.
+  std::size_t scheduler_threads = 1;
   // How often the scheduler looks in the store for wake-ups written by other processes
   // (resolutions, cancellations): the worst-case latency of a cross-process wake-up.
   std::chrono::milliseconds store_poll_interval{100};
   // Called with a one-line description of each fault the engine recovered from or parked an
-  // execution for: store errors, non-determinism, decode errors. On the scheduler thread, or on a
-  // queue worker's thread for that worker's store faults.
+  // execution for: store errors, non-determinism, decode errors. On a scheduler thread (with
+  // several, on any of them, at once), or on a queue worker's thread for that worker's store
+  // faults.
   std::function<void(const std::string&)> on_fault{};
   // Retention: when set, the scheduler deletes executions that finished (completed, failed,
   // cancelled) longer ago than this, as Engine::prune does, at most 500 per check and checking
@@ -54,7 +62,8 @@ struct EngineOptions {
   // timer entry (and their id) stays, and the sleep's timer or a resolution loads them again by
   // replaying their journal, as after a restart. Temporal's workflow cache, by another name.
   // Executions running activities or waiting on children or queue items are never unloaded.
-  // 0 unloads every execution as soon as it waits.
+  // 0 unloads every execution as soon as it waits. With several scheduler threads, each keeps
+  // its share (the limit divided among them, rounded up).
   std::size_t max_cached_waiting = 10'000;
 };
 

@@ -15,12 +15,13 @@ constexpr std::chrono::milliseconds kMaxCommitBackoff{1000};
 
 }  // namespace
 
-Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options)
+Scheduler::Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options,
+                     std::shared_ptr<StreamHub> hub)
     : store_(std::move(store)),
       options_(std::move(options)),
       clock_(options_.clock ? options_.clock : &SystemClock::instance()),
       pool_(options_.activity_threads, [this](AttemptJob& job) { run_attempt(job); }),
-      hub_(std::make_shared<StreamHub>()),
+      hub_(hub ? std::move(hub) : std::make_shared<StreamHub>()),
       activity_stream_(std::make_shared<StoreActivityStream>(store_, hub_, *clock_)) {}
 
 Scheduler::~Scheduler() {
@@ -84,11 +85,32 @@ void Scheduler::stop() {
   notify_all_final();
 }
 
+void Scheduler::set_shards(const std::vector<Scheduler*>* all, std::size_t index) {
+  shards_ = all;
+  shard_ = index;
+}
+
+bool Scheduler::owns(const std::string& id) const {
+  if (!shards_ || shards_->size() <= 1) return true;
+  return std::hash<std::string>{}(id) % shards_->size() == shard_;
+}
+
+Scheduler& Scheduler::owner(const std::string& id) {
+  if (!shards_ || shards_->size() <= 1) return *this;
+  return *(*shards_)[std::hash<std::string>{}(id) % shards_->size()];
+}
+
+void Scheduler::load_soon(const std::string& id) {
+  post([this, id] { load(id); });
+}
+
 void Scheduler::post(std::function<void()> fn) {
   // Notifying under the lock: stop() takes this lock last, so an engine being destroyed on
   // another thread cannot tear down the condition variable while a poster still uses it.
   std::lock_guard lock(inbox_mutex_);
   inbox_.push_back(std::move(fn));
+  // Counted once queued: a post that Engine::wait_idle's pass missed in the inbox moves the count.
+  posts_.fetch_add(1);
   idle_ = false;
   inbox_cv_.notify_one();
 }
@@ -161,10 +183,26 @@ void Scheduler::enqueue_item(NewQueueItem item) {
 }
 
 void Scheduler::watch_child(const std::string& child_id, const std::string& parent_id) {
+  // Kept by the child's scheduler, which sees it end. (Registered there a moment later: a child
+  // that ends first is found by that scheduler's store poll.)
+  if (!owns(child_id)) {
+    owner(child_id).post(
+        [child_id, parent_id, &to = owner(child_id)] { to.child_parents_[child_id] = parent_id; });
+    return;
+  }
   child_parents_[child_id] = parent_id;
 }
 
 void Scheduler::unwatch_child(const std::string& child_id) noexcept {
+  if (!owns(child_id)) {
+    try {
+      owner(child_id).post(
+          [child_id, &to = owner(child_id)] { to.child_parents_.erase(child_id); });
+    } catch (const std::exception& e) {
+      fault(fmt::format("child execution {}: {}", child_id, e.what()));
+    }
+    return;
+  }
   child_parents_.erase(child_id);
 }
 
@@ -177,6 +215,10 @@ void Scheduler::cancel_child(const std::string& child_id) noexcept {
 }
 
 void Scheduler::wake(const std::string& id) {
+  if (!owns(id)) {
+    owner(id).poke(id);
+    return;
+  }
   auto it = executions_.find(id);
   if (it == executions_.end()) {
     load(id);
@@ -351,7 +393,7 @@ void Scheduler::poll_store() {
     if (!executions_.contains(child) && !unloaded_.contains(child)) parents.push_back(parent);
   }
   for (const auto& parent : parents) wake(parent);
-  if (options_.retention) prune_expired();
+  if (options_.retention && shard_ == 0) prune_expired();  // one scheduler prunes for all
 }
 
 void Scheduler::prune_expired() {
@@ -373,7 +415,7 @@ void Scheduler::start_new_executions() {
     if (c.looked_at) continue;
     c.looked_at = true;
     const std::string& id = c.execution.id;
-    if (executions_.contains(id)) continue;
+    if (!owns(id) || executions_.contains(id)) continue;  // a child of another scheduler's
     auto spec = find_workflow(c.execution.workflow);
     if (!spec) continue;
     try {
@@ -468,7 +510,9 @@ void Scheduler::commit() {
   // starts that arrived while the round ran) start now, or load what another writer created.
   for (std::size_t i = 0; i < creates_.size(); ++i) {
     PendingCreate& c = creates_[i];
-    if (!executions_.contains(c.execution.id)) {
+    if (!owns(c.execution.id)) {
+      load(c.execution.id);  // a child another scheduler owns: it loads it
+    } else if (!executions_.contains(c.execution.id)) {
       if (result.created.size() > i && result.created[i]) {
         start_new(c.execution, find_workflow(c.execution.workflow));
       } else {
@@ -550,6 +594,10 @@ void Scheduler::restore_writes(CommitBatch& batch) {
 }
 
 void Scheduler::load(const std::string& id) {
+  if (!owns(id)) {
+    owner(id).load_soon(id);
+    return;
+  }
   unloaded_.erase(id);
   if (executions_.contains(id)) return;
   std::optional<ExecutionRecord> record;
@@ -627,7 +675,9 @@ void Scheduler::recover() {
       post([this] { recover(); });
       return;
     }
-    for (const auto& record : page.executions) load(record.id);
+    for (const auto& record : page.executions) {
+      if (owns(record.id)) load(record.id);  // the others are their owners' to recover
+    }
     if (page.next_page_token.empty()) break;
     query.page_token = page.next_page_token;
   }

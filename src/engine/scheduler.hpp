@@ -1,10 +1,13 @@
-// Scheduler: the engine's one thread that runs workflow code, fires timers and group-commits the
-// journal writes of every execution, plus the worker pool that runs activities.
+// Scheduler: a thread that runs workflow code, fires timers and group-commits the journal writes
+// of the executions it owns, plus the worker pool that runs their activities. An engine has one,
+// or several (EngineOptions::scheduler_threads) that own disjoint executions by a hash of the id.
 //
-// Everything below "loop thread only" is touched by the scheduler thread alone. Other threads talk
-// to it by posting closures to the inbox (post) and read the store directly.
+// Everything below "loop thread only" is touched by the scheduler thread alone. Other threads
+// (other schedulers included) talk to it by posting closures to the inbox (post) and read the
+// store directly.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -28,8 +31,20 @@ namespace durable::detail {
 
 class Scheduler {
  public:
-  Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options);
+  // `hub`: the stream hub shared by the engine's schedulers (null: one of its own).
+  Scheduler(std::shared_ptr<JournalStore> store, EngineOptions options,
+            std::shared_ptr<StreamHub> hub = nullptr);
   ~Scheduler();
+
+  // The engine's schedulers, this one at `index`; each execution is owned by one of them (by a
+  // hash of its id), which alone loads and runs it. Set before start(); `all` outlives this.
+  void set_shards(const std::vector<Scheduler*>* all, std::size_t index);
+  bool owns(const std::string& id) const;
+  Scheduler& owner(const std::string& id);
+  // Loads an execution this scheduler owns, on its own thread (nothing if it is loaded).
+  void load_soon(const std::string& id);
+  // Work posted to this scheduler so far; Engine::wait_idle compares it across a pass.
+  std::uint64_t posts() const { return posts_.load(); }
 
   void start();
   void stop();
@@ -132,6 +147,9 @@ class Scheduler {
 
   std::shared_ptr<JournalStore> store_;
   EngineOptions options_;
+  const std::vector<Scheduler*>* shards_ = nullptr;
+  std::size_t shard_ = 0;
+  std::atomic<std::uint64_t> posts_{0};
   Clock* clock_;
   std::optional<TimePoint> round_time_;  // set while a round's phase runs; see event_time()
   int clock_listener_ = 0;
