@@ -4,7 +4,7 @@
 //
 //   bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] --workflows N
 //                    --steps K [--concurrency C] [--json]
-//   extra: [--clients T] [--activity-threads A] [--single-step-runs R]
+//   extra: [--clients T] [--activity-threads A] [--scheduler-threads S] [--single-step-runs R]
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <SQLiteCpp/Transaction.h>
@@ -36,15 +36,17 @@ struct Options {
   int concurrency = 64;
   int clients = 0;  // 0: min(concurrency, 16)
   int activity_threads = 4;
+  int scheduler_threads = 1;  // EngineOptions::scheduler_threads
   int single_step_runs = 200;
   double ceiling_seconds = 1.5;  // per ceiling measurement
   bool json = false;
 };
 
 Options parse(int argc, char** argv) {
-  Args args(argc, argv, {"--json"},
-            {"--store", "--sync", "--db", "--workflows", "--steps", "--concurrency", "--clients",
-             "--activity-threads", "--single-step-runs", "--ceiling-seconds"});
+  Args args(
+      argc, argv, {"--json"},
+      {"--store", "--sync", "--db", "--workflows", "--steps", "--concurrency", "--clients",
+       "--activity-threads", "--scheduler-threads", "--single-step-runs", "--ceiling-seconds"});
   Options o;
   o.store = args.get("--store", o.store);
   if (o.store != "memory" && o.store != "sqlite") {
@@ -60,6 +62,8 @@ Options parse(int argc, char** argv) {
   o.clients = static_cast<int>(args.get_int("--clients", 0));
   if (o.clients == 0) o.clients = std::min(o.concurrency, 16);
   o.clients = std::min(o.clients, o.concurrency);
+  o.scheduler_threads =
+      static_cast<int>(std::max<long long>(1, args.get_int("--scheduler-threads", 1)));
   o.activity_threads = static_cast<int>(args.get_int("--activity-threads", o.activity_threads));
   o.single_step_runs = static_cast<int>(args.get_int("--single-step-runs", o.single_step_runs));
   o.ceiling_seconds = std::stod(args.get("--ceiling-seconds", "1.5"));
@@ -316,6 +320,7 @@ int run(const Options& o) {
 
   EngineOptions eo;
   eo.activity_threads = static_cast<std::size_t>(o.activity_threads);
+  eo.scheduler_threads = static_cast<std::size_t>(o.scheduler_threads);
   Engine engine(store, eo);
   engine.add(kStepsWorkflow);
   engine.add(kOneStepWorkflow);
@@ -360,6 +365,7 @@ int run(const Options& o) {
   out["concurrency"] = o.concurrency;
   out["clients"] = o.clients;
   out["activity_threads"] = o.activity_threads;
+  out["scheduler_threads"] = o.scheduler_threads;
   out["seconds"] = r.seconds;
   out["workflows_per_sec"] = workflows_per_sec;
   out["steps_per_sec"] = steps_per_sec;
@@ -421,9 +427,9 @@ int run(const Options& o) {
   auto num = [&](const char* key) { return out.value(key, 0.0); };
   fmt::print(
       "store {}{}: {} workflows x {} steps, concurrency {} ({} client threads), {} "
-      "activity threads\n",
+      "activity threads, {} scheduler thread(s)\n",
       o.store, sqlite ? fmt::format(" (synchronous={})", out["sync"].get<std::string>()) : "",
-      o.workflows, o.steps, o.concurrency, o.clients, o.activity_threads);
+      o.workflows, o.steps, o.concurrency, o.clients, o.activity_threads, o.scheduler_threads);
   fmt::print("  {:.3f} s   {:.0f} workflows/s   {:.0f} steps/s\n", r.seconds, workflows_per_sec,
              steps_per_sec);
   fmt::print("  step latency p50 {:.1f} us   p99 {:.1f} us", num("p50_step_latency_us"),
@@ -475,7 +481,8 @@ int main(int argc, char** argv) {
     std::cerr << "bench_throughput: " << e.what() << "\n"
               << "usage: bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] "
                  "--workflows N --steps K [--concurrency C] [--json]\n"
-                 "       [--clients T] [--activity-threads A] [--single-step-runs R] "
+                 "       [--clients T] [--activity-threads A] [--scheduler-threads S] "
+                 "[--single-step-runs R] "
                  "[--ceiling-seconds S]\n";
     return 2;
   } catch (const std::exception& e) {
