@@ -4,8 +4,9 @@
 // then lets it finish and checks that nothing was lost or done twice.
 //
 // Environment:
-//  * DURABLE_CRASH_KILLS=<n>: how many kills; 100 by default (the CI size, about 15 s). The long
-//    mode is DURABLE_CRASH_KILLS=5000 (about 18 minutes on 2 cores).
+//  * DURABLE_CRASH_KILLS=<n>: how many kills; 100 by default (the CI size, about 15 s), a third
+//    of that (at least 10) for the two-scheduler variant. The long mode is
+//    DURABLE_CRASH_KILLS=5000 (about 18 minutes on 2 cores, plus a third for the variant).
 //  * DURABLE_CRASH_SEED=<n>: the seed of the kill schedule, printed by every run, to replay one.
 #include <fcntl.h>
 #include <signal.h>
@@ -15,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -139,9 +141,14 @@ class CrashTest : public ::testing::Test {
     ++launches_;
     return std::make_unique<Child>(
         std::vector<std::string>{DURABLE_CRASH_WORKER, db_, dir_.path().string(),
-                                 std::to_string(from), std::to_string(to)},
+                                 std::to_string(from), std::to_string(to),
+                                 std::to_string(scheduler_threads_)},
         worker_output_);
   }
+
+  // Kills workers (each an engine with `scheduler_threads`) `kills` times at random moments,
+  // then lets the last one finish, and checks every job's journal, result and real runs.
+  void kill_at_random_and_check(std::uint64_t kills, int scheduler_threads);
 
   std::string worker_output_tail() {
     std::string out = read_file(worker_output_);
@@ -155,14 +162,17 @@ class CrashTest : public ::testing::Test {
   Engine resolver_{store_};
   std::set<std::string> resolved_;
   int launches_ = 0;
+  int scheduler_threads_ = 1;
 };
 
-TEST_F(CrashTest, SigkillAtRandomMomentsNeitherLosesNorDuplicatesAnything) {
+void CrashTest::kill_at_random_and_check(std::uint64_t kills, int scheduler_threads) {
+  scheduler_threads_ = scheduler_threads;
   const std::uint64_t seed = env_or("DURABLE_CRASH_SEED", std::random_device{}());
-  const std::uint64_t kills = env_or("DURABLE_CRASH_KILLS", 100);
-  std::printf("crash test: %llu kills, seed %llu (DURABLE_CRASH_SEED=%llu replays the schedule)\n",
-              static_cast<unsigned long long>(kills), static_cast<unsigned long long>(seed),
-              static_cast<unsigned long long>(seed));
+  std::printf(
+      "crash test: %llu kills, %d scheduler thread(s), seed %llu (DURABLE_CRASH_SEED=%llu "
+      "replays the schedule)\n",
+      static_cast<unsigned long long>(kills), scheduler_threads,
+      static_cast<unsigned long long>(seed), static_cast<unsigned long long>(seed));
   fs::create_directories(dir_.path() / "tokens");
   std::mt19937_64 rng(seed);
   std::uniform_int_distribution<int> delay_ms(kMinKillDelayMs, kMaxKillDelayMs);
@@ -281,6 +291,16 @@ TEST_F(CrashTest, SigkillAtRandomMomentsNeitherLosesNorDuplicatesAnything) {
       "(killed before the outcome commit)\n",
       launches_, static_cast<unsigned long long>(killed), static_cast<long long>(to), started,
       real_runs, started - real_runs, real_runs - outcomes);
+}
+
+TEST_F(CrashTest, SigkillAtRandomMomentsNeitherLosesNorDuplicatesAnything) {
+  kill_at_random_and_check(env_or("DURABLE_CRASH_KILLS", 100), 1);
+}
+
+// The same with each worker's executions spread over two schedulers: every restart recovers them
+// partitioned, and the resolutions (written to the store by this process) reach their owners.
+TEST_F(CrashTest, WithTwoSchedulerThreadsSigkillNeitherLosesNorDuplicatesAnything) {
+  kill_at_random_and_check(std::max<std::uint64_t>(10, env_or("DURABLE_CRASH_KILLS", 100) / 3), 2);
 }
 
 }  // namespace

@@ -111,8 +111,8 @@ const Workflow<std::int64_t(std::int64_t)> kJob{
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc != 5) {
-    std::fprintf(stderr, "usage: crash_worker <db> <dir> <from> <to>\n");
+  if (argc != 5 && argc != 6) {
+    std::fprintf(stderr, "usage: crash_worker <db> <dir> <from> <to> [scheduler-threads]\n");
     return 4;
   }
   try {
@@ -126,6 +126,7 @@ int main(int argc, char** argv) {
 
     EngineOptions options;
     options.activity_threads = 4;
+    options.scheduler_threads = argc == 6 ? std::stoul(argv[5]) : 1;
     options.store_poll_interval = 10ms;  // how soon the test's resolutions are seen
     options.on_fault = [](const std::string& m) {
       std::fprintf(stderr, "[worker %d] fault: %s\n", static_cast<int>(::getpid()), m.c_str());
