@@ -83,6 +83,7 @@ class Engine::Impl {
       if (posts() == before) return;
     }
   }
+  // Every EngineStats field, summed (each counts what its scheduler did).
   EngineStats stats() const {
     EngineStats sum;
     for (const auto& s : shards_) {
