@@ -130,7 +130,8 @@ TEST_F(SchedulerThreadsTest, ChildrenOwnedByTheOtherThreadAnswerTheirParentsBefo
     ASSERT_EQ(threads[1000 + n].size(), 1u);
     if (*threads[n].begin() != *threads[1000 + n].begin()) ++crossed;
   }
-  EXPECT_GT(crossed, 0) << "no child ran on the other thread than its parent";
+  EXPECT_GT(crossed, 0)
+      << "every child ran on its parent's thread: none crossed to the other scheduler";
 }
 
 TEST_F(SchedulerThreadsTest, ResolutionsReachExecutionsOnEitherThreadThroughTheStore) {
