@@ -90,14 +90,18 @@ void Scheduler::set_shards(const std::vector<Scheduler*>* all, std::size_t index
   shard_ = index;
 }
 
+std::size_t Scheduler::shard_of(const std::string& id) const {
+  if (!shards_ || shards_->size() <= 1) return shard_;
+  return std::hash<std::string>{}(id) % shards_->size();
+}
+
 bool Scheduler::owns(const std::string& id) const {
-  if (!shards_ || shards_->size() <= 1) return true;
-  return std::hash<std::string>{}(id) % shards_->size() == shard_;
+  return shard_of(id) == shard_;
 }
 
 Scheduler& Scheduler::owner(const std::string& id) {
-  if (!shards_ || shards_->size() <= 1) return *this;
-  return *(*shards_)[std::hash<std::string>{}(id) % shards_->size()];
+  std::size_t shard = shard_of(id);
+  return shard == shard_ ? *this : *(*shards_)[shard];
 }
 
 void Scheduler::load_soon(const std::string& id) {
@@ -185,19 +189,17 @@ void Scheduler::enqueue_item(NewQueueItem item) {
 void Scheduler::watch_child(const std::string& child_id, const std::string& parent_id) {
   // Kept by the child's scheduler, which sees it end. (Registered there a moment later: a child
   // that ends first is found by that scheduler's store poll.)
-  if (!owns(child_id)) {
-    owner(child_id).post(
-        [child_id, parent_id, &to = owner(child_id)] { to.child_parents_[child_id] = parent_id; });
+  if (Scheduler& to = owner(child_id); &to != this) {
+    to.post([child_id, parent_id, &to] { to.child_parents_[child_id] = parent_id; });
     return;
   }
   child_parents_[child_id] = parent_id;
 }
 
 void Scheduler::unwatch_child(const std::string& child_id) noexcept {
-  if (!owns(child_id)) {
+  if (Scheduler& to = owner(child_id); &to != this) {
     try {
-      owner(child_id).post(
-          [child_id, &to = owner(child_id)] { to.child_parents_.erase(child_id); });
+      to.post([child_id, &to] { to.child_parents_.erase(child_id); });
     } catch (const std::exception& e) {
       fault(fmt::format("child execution {}: {}", child_id, e.what()));
     }
@@ -215,8 +217,8 @@ void Scheduler::cancel_child(const std::string& child_id) noexcept {
 }
 
 void Scheduler::wake(const std::string& id) {
-  if (!owns(id)) {
-    owner(id).poke(id);
+  if (Scheduler& to = owner(id); &to != this) {
+    to.poke(id);
     return;
   }
   auto it = executions_.find(id);
@@ -594,8 +596,8 @@ void Scheduler::restore_writes(CommitBatch& batch) {
 }
 
 void Scheduler::load(const std::string& id) {
-  if (!owns(id)) {
-    owner(id).load_soon(id);
+  if (Scheduler& to = owner(id); &to != this) {
+    to.load_soon(id);
     return;
   }
   unloaded_.erase(id);

@@ -109,6 +109,8 @@ class Scheduler {
   };
 
   void post(std::function<void()> fn);
+  // The index of the scheduler that owns `id` (this one's when there is only one).
+  std::size_t shard_of(const std::string& id) const;
   void loop();
   void fire_due_timers();
   void poll_store();
