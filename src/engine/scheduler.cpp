@@ -512,10 +512,9 @@ void Scheduler::commit() {
   // starts that arrived while the round ran) start now, or load what another writer created.
   for (std::size_t i = 0; i < creates_.size(); ++i) {
     PendingCreate& c = creates_[i];
-    if (!owns(c.execution.id)) {
-      load(c.execution.id);  // a child another scheduler owns: it loads it
-    } else if (!executions_.contains(c.execution.id)) {
-      if (result.created.size() > i && result.created[i]) {
+    if (!executions_.contains(c.execution.id)) {
+      // load() hands a child another scheduler owns to that one.
+      if (owns(c.execution.id) && result.created.size() > i && result.created[i]) {
         start_new(c.execution, find_workflow(c.execution.workflow));
       } else {
         load(c.execution.id);
