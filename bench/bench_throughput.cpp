@@ -120,15 +120,16 @@ class Ceiling {
                                                 : "PRAGMA synchronous = NORMAL");
     db_.exec(R"sql(
       CREATE TABLE IF NOT EXISTS events (
+        seq     INTEGER PRIMARY KEY,
         journal INTEGER NOT NULL,
         idx     INTEGER NOT NULL,
         type    INTEGER NOT NULL,
         op      INTEGER NOT NULL,
         name    TEXT NOT NULL,
         data    TEXT NOT NULL,
-        time    INTEGER NOT NULL,
-        PRIMARY KEY (journal, idx)
-      ) WITHOUT ROWID)sql");
+        time    INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS events_by_journal ON events (journal, idx))sql");
     insert_ = std::make_unique<SQLite::Statement>(
         db_,
         "INSERT INTO events (journal, idx, type, op, name, data, time) "
@@ -171,10 +172,9 @@ class Ceiling {
  private:
   // Journal-sized rows: journal keys as the store gives them (one past the largest, schema
   // version 5), activity_started and activity_completed events with the data the engine writes
-  // for kStep, alternately. With
-  // spread 1, each execution's 20 rows are inserted together (the best case for the B-tree: one
-  // leaf page per transaction); with spread S, consecutive rows go round-robin to S live
-  // executions, as the engine's group commit interleaves executions.
+  // for kStep, alternately. With spread 1, each execution's 20 rows are inserted together (the
+  // best case for the index: one leaf page per transaction); with spread S, consecutive rows go
+  // round-robin to S live executions, as the engine's group commit interleaves executions.
   void insert_row() {
     if (lanes_.size() != static_cast<std::size_t>(spread_))
       lanes_.assign(static_cast<std::size_t>(spread_), Lane{});

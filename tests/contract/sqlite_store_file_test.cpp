@@ -92,8 +92,8 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 5);
-  EXPECT_EQ(store::current_schema_version(), 5);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 6);
+  EXPECT_EQ(store::current_schema_version(), 6);
   EXPECT_TRUE(db.tableExists("queue_items"));
   EXPECT_TRUE(db.tableExists("stream_entries"));
   EXPECT_TRUE(db.tableExists("rate_limits"));
@@ -309,6 +309,64 @@ TEST_F(SqliteStoreFile, AVersion1FileMigratesToTheCurrentVersionKeepingItsData) 
   // Reopening a migrated file migrates nothing again.
   store.reset();
   EXPECT_EQ(open()->get_item("q", "k")->state, QueueItemState::kDone);
+}
+
+// A file as a version-5 build left it (events clustered by (journal, idx)): every journal comes
+// back whole and in order from the table in commit order, the unique index still refuses a second
+// event at a taken index, and journals go on, fork and are purged.
+TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJournal) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 5);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
+                              updated_at, journal)
+        VALUES ('a-open', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000, 1),
+               ('b-done', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500, 2);
+      INSERT INTO events VALUES (2, 2, 13, -1, '', '{"value":9}', 2500);
+      INSERT INTO events VALUES (1, 1, 11, 0, 'now', '{"value":5}', 1500);
+      INSERT INTO events VALUES (2, 0, 1, -1, 'publish',
+                                 '{"input":{"n":2},"workflow":"publish"}', 2000);
+      INSERT INTO events VALUES (1, 0, 1, -1, 'publish',
+                                 '{"input":{"n":1},"workflow":"publish"}', 1000);
+      INSERT INTO events VALUES (2, 1, 11, 0, 'now', '{"value":6}', 2100);
+    )sql");
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
+              store::current_schema_version());
+    EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events").getInt(), 5);
+    // Copied journal by journal: each old journal's rows are neighbours in the new table.
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(journal || ':' || idx, ' ') FROM "
+                            "(SELECT journal, idx FROM events ORDER BY seq)")
+                  .getString(),
+              "1:0 1:1 2:0 2:1 2:2");
+    EXPECT_THROW(db.exec("INSERT INTO events (journal, idx, type, op, name, data, time) "
+                         "VALUES (1, 1, 11, 0, 'now', '{\"value\":7}', 1600)"),
+                 SQLite::Exception);
+  }
+  std::vector<Event> open_journal = store->load_events("a-open", 0);
+  ASSERT_EQ(open_journal.size(), 2u);
+  EXPECT_EQ(open_journal[1].data, R"({"value":5})");
+  EXPECT_EQ(open_journal[1].time, TimePoint{Duration{1500}});
+  std::vector<Event> done = store->load_events("b-done", 1);
+  ASSERT_EQ(done.size(), 2u);
+  EXPECT_EQ(done[0].index, 1);
+  EXPECT_EQ(done[1].type, EventType::kCompleted);
+  EXPECT_EQ(store->get_execution("a-open")->next_index, 2);
+
+  store->commit(writes({append("a-open", 2, 2)}));
+  EXPECT_THROW(store->commit(writes({append("a-open", 2)})), StaleWriteError);
+  ForkRequest fork{.source_id = "b-done", .new_id = "b-again", .from_step = 1, .created_at = at(9)};
+  ASSERT_EQ(store->fork_execution(fork).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store->delete_finished(TimePoint{std::chrono::seconds(3)}, 10), 1u);  // b-done
+  std::vector<Event> grown = store->load_events("a-open", 0);
+  ASSERT_EQ(grown.size(), 4u);
+  for (std::size_t i = 0; i < grown.size(); ++i) EXPECT_EQ(grown[i].index, static_cast<int>(i));
+  EXPECT_EQ(store->load_events("b-again", 0).size(), 2u);
+  EXPECT_TRUE(store->load_events("b-done", 0).empty());
 }
 
 TEST_F(SqliteStoreFile, AFileOneVersionNewerIsRefusedAndNotModified) {
