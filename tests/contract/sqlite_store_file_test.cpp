@@ -369,6 +369,51 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
   EXPECT_TRUE(store->load_events("b-done", 0).empty());
 }
 
+// Under synchronous=FULL the store gathers a commit's WAL frames and writes them when SQLite syncs
+// (src/store/sqlite_wal_batching.hpp). Whatever the commit's size, it must be whole in the file
+// once commit() returns: another connection, through SQLite's own VFS, reads every row of it.
+// The sizes: a single small event; 300 executions' 2 KiB events in one commit (more than one
+// write call of the unix VFS takes, 128 KiB); one 3 MiB event (longer than a gathered run);
+// 12 MiB in one commit (past SQLite's page cache, so pages are written, and some written again,
+// before the commit).
+TEST_F(SqliteStoreFile, CommitsOfEverySizeAreWholeInTheFileForAnotherConnectionOnceCommitted) {
+  for (SqliteOptions::Sync sync : {SqliteOptions::Sync::kFull, SqliteOptions::Sync::kNormal}) {
+    TempDir dir;
+    path_ = dir.file("journal.db");
+    auto store = open({.sync = sync});
+    SQLite::Database other = raw();
+    auto json_text = [](std::size_t bytes) { return "\"" + std::string(bytes, 'x') + "\""; };
+    std::int64_t rows = 0;
+    std::int64_t bytes = 0;
+    auto commit_events = [&](int executions, int per_execution, std::size_t size) {
+      CommitBatch batch;
+      for (int x = 0; x < executions; ++x) {
+        std::string id = fmt::format("x{}-{}", rows, x);
+        batch.creates.push_back(new_execution(id));
+        ExecutionWrite write = write_to(id, 1);
+        for (int i = 0; i < per_execution; ++i)
+          write.events.push_back(event(1 + i, EventType::kSideEffect, i, json_text(size)));
+        batch.writes.push_back(std::move(write));
+      }
+      store->commit(batch);
+      rows += executions * (1 + per_execution);
+      bytes += static_cast<std::int64_t>(executions * per_execution) *
+               static_cast<std::int64_t>(size + 2);
+      // Every row (event 0 of each execution included), and every byte of the events' data.
+      EXPECT_EQ(other.execAndGet("SELECT count(*) FROM events").getInt64(), rows);
+      EXPECT_EQ(other.execAndGet("SELECT sum(length(data)) FROM events WHERE op >= 0").getInt64(),
+                bytes);
+    };
+    commit_events(1, 1, 10);
+    commit_events(300, 1, 2048);
+    commit_events(1, 1, std::size_t{3} << 20);
+    commit_events(12, 256, 4096);
+    std::vector<Event> last = store->load_events(fmt::format("x{}-11", rows - 12 * 257), 0);
+    ASSERT_EQ(last.size(), 257u);
+    EXPECT_EQ(last.back().data, json_text(4096));
+  }
+}
+
 TEST_F(SqliteStoreFile, AFileOneVersionNewerIsRefusedAndNotModified) {
   seed(*open(), "a", 1);  // closed: its WAL is checkpointed into the file and removed
   raw().exec(fmt::format("UPDATE meta SET value = {} WHERE key = 'schema_version'",
