@@ -1,15 +1,22 @@
 // bench_micro: Google Benchmark micro benchmarks of the engine's hot paths on a MemoryStore with a
 // ManualClock (no real waiting): replaying a 10,000-event history, a suspended-and-resumed sleep
 // (also after a long history, to see whether a step's cost grows with it), a deferred resolution,
-// and encoding/decoding the JSON data of typical events. See bench/README.md.
+// and encoding/decoding the JSON data of typical events; and loading a journal from SQLite, written
+// alone or interleaved with others. See bench/README.md.
 #include <benchmark/benchmark.h>
 #include <fmt/format.h>
 
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "durable/durable.hpp"
+#include "durable/sqlite_store.hpp"
 
 namespace durable::bench {
 namespace {
@@ -69,6 +76,85 @@ void BM_Replay10kEvents(benchmark::State& state) {
       static_cast<double>(events), benchmark::Counter::kIsIterationInvariantRate);
 }
 BENCHMARK(BM_Replay10kEvents)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// --- Loading a journal from SQLite -----------------------------------------------------------
+
+// 64 journals of 2,001 events (started + 1,000 steps of activity_started/activity_completed, the
+// data the engine writes), written as the engine writes them: each commit appends one step to
+// `range(0)` executions at once (1: each journal alone, the best case for reads; 64: interleaved
+// with 63 others, as group commit writes them). One iteration loads one whole journal
+// (`load_events` from index 0: the read an engine does when it loads an execution), warm cache.
+void BM_LoadJournalSqlite(benchmark::State& state) {
+  namespace fs = std::filesystem;
+  constexpr int kJournals = 64;
+  constexpr int kSteps = 1000;
+  const int together = static_cast<int>(state.range(0));
+  fs::path dir = fs::temp_directory_path() / fmt::format("durable-bench-load-{}", ::getpid());
+  fs::create_directories(dir);
+  {
+    auto store = SqliteStore::open((dir / "load.db").string(),
+                                   SqliteOptions{.sync = SqliteOptions::Sync::kNormal});
+    const TimePoint now{std::chrono::milliseconds(1'700'000'000'000)};
+    std::vector<std::string> ids;
+    CommitBatch create;
+    for (int j = 0; j < kJournals; ++j) {
+      ids.push_back(fmt::format("load-{:04}", j));
+      create.creates.push_back(NewExecution{.id = ids.back(),
+                                            .workflow = "load",
+                                            .input = "[0]",
+                                            .created_at = now,
+                                            .input_is_serialized_json = true});
+    }
+    store->commit(create);
+    auto step_events = [&](int step) {
+      std::vector<Event> events(2);
+      events[0] = Event{.index = 1 + 2 * step,
+                        .type = EventType::kActivityStarted,
+                        .op = step,
+                        .name = "inc",
+                        .data = fmt::format(R"({{"attempt":1,"input":[{}]}})", step),
+                        .time = now};
+      events[1] = Event{.index = 2 + 2 * step,
+                        .type = EventType::kActivityCompleted,
+                        .op = step,
+                        .name = "inc",
+                        .data = fmt::format(R"({{"value":{}}})", step + 1),
+                        .time = now};
+      return events;
+    };
+    for (int first = 0; first < kJournals; first += together) {
+      for (int step = 0; step < kSteps; ++step) {
+        CommitBatch batch;
+        for (int j = first; j < std::min(first + together, kJournals); ++j) {
+          ExecutionWrite write;
+          write.execution_id = ids[static_cast<std::size_t>(j)];
+          write.expected_next_index = 1 + 2 * step;
+          write.events = step_events(step);
+          write.data_is_serialized_json = true;
+          batch.writes.push_back(std::move(write));
+        }
+        store->commit(batch);
+      }
+    }
+  }
+  auto store = SqliteStore::open((dir / "load.db").string());
+  std::int64_t events = 0;
+  int next = 0;
+  for (auto _ : state) {
+    std::vector<Event> journal = store->load_events(fmt::format("load-{:04}", next), 0);
+    events += static_cast<std::int64_t>(journal.size());
+    next = (next + 1) % kJournals;
+    benchmark::DoNotOptimize(journal.data());
+  }
+  if (events != static_cast<std::int64_t>(state.iterations()) * (1 + 2 * kSteps))
+    state.SkipWithError("a journal did not load whole");
+  state.counters["events_per_sec"] =
+      benchmark::Counter(static_cast<double>(events), benchmark::Counter::kIsRate);
+  store.reset();
+  std::error_code ec;
+  fs::remove_all(dir, ec);
+}
+BENCHMARK(BM_LoadJournalSqlite)->Arg(1)->Arg(64)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // --- Sleep ------------------------------------------------------------------------------------
 
