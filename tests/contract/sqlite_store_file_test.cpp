@@ -55,6 +55,21 @@ class SqliteStoreFile : public ::testing::Test {
     }
   }
 
+  // The two journals the version-4 and version-5 fixtures write, read back through the store:
+  // `running` (started, a `now` of 5 at 1.5 s) and `completed` (started, a `now`, completed).
+  static void expect_migrated_journals(JournalStore& store, const std::string& running,
+                                       const std::string& completed) {
+    std::vector<Event> first = store.load_events(running, 0);
+    ASSERT_EQ(first.size(), 2u);
+    EXPECT_EQ(first[1].data, R"({"value":5})");
+    EXPECT_EQ(first[1].time, TimePoint{Duration{1500}});
+    std::vector<Event> second = store.load_events(completed, 1);
+    ASSERT_EQ(second.size(), 2u);
+    EXPECT_EQ(second[0].index, 1);
+    EXPECT_EQ(second[1].type, EventType::kCompleted);
+    EXPECT_EQ(store.get_execution(running)->next_index, 2);
+  }
+
   TempDir dir_;
   std::string path_ = dir_.file("journal.db");
 };
@@ -229,15 +244,7 @@ TEST_F(SqliteStoreFile, AVersion4FileMigratesToIntegerJournalKeysKeepingEveryJou
     EXPECT_EQ(db.execAndGet("SELECT journal FROM executions WHERE id = 'b-later'").getInt(), 2);
     EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events").getInt(), 5);
   }
-  std::vector<Event> sooner = store->load_events("a-sooner", 0);
-  ASSERT_EQ(sooner.size(), 2u);
-  EXPECT_EQ(sooner[1].data, R"({"value":5})");
-  EXPECT_EQ(sooner[1].time, TimePoint{Duration{1500}});
-  std::vector<Event> later = store->load_events("b-later", 1);
-  ASSERT_EQ(later.size(), 2u);
-  EXPECT_EQ(later[0].index, 1);
-  EXPECT_EQ(later[1].type, EventType::kCompleted);
-  EXPECT_EQ(store->get_execution("a-sooner")->next_index, 2);
+  expect_migrated_journals(*store, "a-sooner", "b-later");
   EXPECT_EQ(store->get_execution("b-later")->updated_at, TimePoint{Duration{2500}});
 
   store->commit(writes({append("a-sooner", 2)}));
@@ -347,15 +354,7 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
                          "VALUES (1, 1, 11, 0, 'now', '{\"value\":7}', 1600)"),
                  SQLite::Exception);
   }
-  std::vector<Event> open_journal = store->load_events("a-open", 0);
-  ASSERT_EQ(open_journal.size(), 2u);
-  EXPECT_EQ(open_journal[1].data, R"({"value":5})");
-  EXPECT_EQ(open_journal[1].time, TimePoint{Duration{1500}});
-  std::vector<Event> done = store->load_events("b-done", 1);
-  ASSERT_EQ(done.size(), 2u);
-  EXPECT_EQ(done[0].index, 1);
-  EXPECT_EQ(done[1].type, EventType::kCompleted);
-  EXPECT_EQ(store->get_execution("a-open")->next_index, 2);
+  expect_migrated_journals(*store, "a-open", "b-done");
 
   store->commit(writes({append("a-open", 2, 2)}));
   EXPECT_THROW(store->commit(writes({append("a-open", 2)})), StaleWriteError);
