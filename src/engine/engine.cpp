@@ -55,6 +55,9 @@ class Engine::Impl {
   detail::Scheduler& any() { return *shards_.front(); }
   const detail::Scheduler& any() const { return *shards_.front(); }
   detail::Scheduler& owner(const std::string& id) { return any().owner(id); }
+  // The schedulers share one store and one clock.
+  JournalStore& store() { return any().store(); }
+  Clock& clock() { return any().clock(); }
 
   void start() {
     for (auto& s : shards_) s->start();
@@ -152,7 +155,7 @@ void Engine::add_queue_worker(std::string queue, detail::QueueHandler handler,
     if (impl->started()) impl->poke(execution_id);
   };
   hooks.on_fault = [impl](const std::string& message) { impl->any().fault(message); };
-  auto worker = std::make_unique<detail::QueueWorker>(impl->any().store(), impl->any().clock(),
+  auto worker = std::make_unique<detail::QueueWorker>(impl->store(), impl->clock(),
                                                       std::move(queue), std::move(handler),
                                                       std::move(options), std::move(hooks));
   std::lock_guard lock(impl->workers_mutex);
@@ -165,12 +168,12 @@ EnqueueOutcome Engine::offer_item(std::string queue, std::string key, const Json
   item.queue = std::move(queue);
   item.key = std::move(key);
   item.payload = payload.dump();
-  item.enqueued_at = impl_->any().clock().now();
-  return impl_->any().store().enqueue(item);
+  item.enqueued_at = impl_->clock().now();
+  return impl_->store().enqueue(item);
 }
 
 std::optional<QueueItem> Engine::queue_item(const std::string& queue, const std::string& key) {
-  return impl_->any().store().get_item(queue, key);
+  return impl_->store().get_item(queue, key);
 }
 
 std::string Engine::start_execution(std::string_view workflow, const Json& input,
@@ -183,7 +186,7 @@ std::string Engine::start_execution(std::string_view workflow, const Json& input
   spec->check_input(input);
   NewExecution execution;
   execution.workflow = spec->name;
-  execution.created_at = impl_->any().clock().now();
+  execution.created_at = impl_->clock().now();
   execution.id = idempotency_key
                      ? detail::execution_id_for(spec->name, *idempotency_key)
                      : detail::random_execution_id(
@@ -202,12 +205,12 @@ std::optional<ExecutionRecord> Engine::wait(const std::string& id,
 }
 
 std::optional<ExecutionRecord> Engine::describe(const std::string& id) {
-  return impl_->any().store().get_execution(id);
+  return impl_->store().get_execution(id);
 }
 
 std::vector<Event> Engine::history(const std::string& id) {
-  if (!impl_->any().store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
-  return impl_->any().store().load_events(id, 0);
+  if (!impl_->store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
+  return impl_->store().load_events(id, 0);
 }
 
 std::vector<HistoryEntry> Engine::timeline(const std::string& id) {
@@ -228,15 +231,15 @@ std::vector<HistoryEntry> Engine::timeline(const std::string& id) {
 }
 
 ListPage Engine::list(const ListQuery& query) {
-  return impl_->any().store().list_executions(query);
+  return impl_->store().list_executions(query);
 }
 
 std::string Engine::restart(const std::string& id, std::int32_t from_step, RestartOptions options) {
-  auto record = impl_->any().store().get_execution(id);
+  auto record = impl_->store().get_execution(id);
   if (!record) throw NoSuchExecution("no execution with id " + id);
   ForkRequest request;
   request.source_id = id;
-  request.created_at = impl_->any().clock().now();
+  request.created_at = impl_->clock().now();
   request.new_id =
       options.id ? *options.id
                  : detail::random_execution_id(
@@ -244,7 +247,7 @@ std::string Engine::restart(const std::string& id, std::int32_t from_step, Resta
                                              request.created_at.time_since_epoch())
                                              .count());
   request.from_step = from_step;
-  ForkResult result = impl_->any().store().fork_execution(request);
+  ForkResult result = impl_->store().fork_execution(request);
   switch (result.outcome) {
     case ForkOutcome::kForked:
       break;
@@ -270,12 +273,12 @@ std::string Engine::restart(const std::string& id, std::int32_t from_step, Resta
 }
 
 std::size_t Engine::prune(Duration older_than, std::size_t limit) {
-  TimePoint before = impl_->any().clock().now() - older_than;
+  TimePoint before = impl_->clock().now() - older_than;
   constexpr std::size_t kBatch = 500;  // one transaction each, so writers are not held up long
   std::size_t deleted = 0;
   while (deleted < limit) {
     std::size_t batch = std::min(kBatch, limit - deleted);
-    std::size_t n = impl_->any().store().delete_finished(before, batch);
+    std::size_t n = impl_->store().delete_finished(before, batch);
     deleted += n;
     if (n < batch) break;
   }
@@ -283,13 +286,13 @@ std::size_t Engine::prune(Duration older_than, std::size_t limit) {
 }
 
 CancelOutcome Engine::cancel(const std::string& id) {
-  CancelOutcome outcome = impl_->any().store().request_cancel(id);
+  CancelOutcome outcome = impl_->store().request_cancel(id);
   if (outcome == CancelOutcome::kRequested && impl_->started()) impl_->poke(id);
   return outcome;
 }
 
 StreamSubscription Engine::subscribe(const std::string& id, std::int64_t from_offset) {
-  if (!impl_->any().store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
+  if (!impl_->store().get_execution(id)) throw NoSuchExecution("no execution with id " + id);
   auto state = std::make_shared<detail::SubscriptionState>();
   state->store = impl_->any().store_ptr();
   state->hub = impl_->any().stream_hub();
@@ -301,7 +304,7 @@ StreamSubscription Engine::subscribe(const std::string& id, std::int64_t from_of
 }
 
 void Engine::resume(const std::string& id) {
-  auto record = impl_->any().store().get_execution(id);
+  auto record = impl_->store().get_execution(id);
   if (!record) throw NoSuchExecution("no execution with id " + id);
   if (record->status != ExecutionStatus::kNeedsAttention) {
     throw DurableError(
@@ -314,12 +317,12 @@ void Engine::resume(const std::string& id) {
   write.expected_next_index = record->next_index;
   write.status = ExecutionStatus::kRunning;
   write.stream.push_back(detail::status_stream_entry(*write.status, {}, {}, record->next_index,
-                                                     record->run, impl_->any().clock().now()));
+                                                     record->run, impl_->clock().now()));
   CommitBatch batch;
   batch.writes.push_back(std::move(write));
-  impl_->any().store().commit(batch);
+  impl_->store().commit(batch);
   impl_->any().stream_hub()->notify();
-  impl_->any().store().mark_runnable(id);
+  impl_->store().mark_runnable(id);
   if (impl_->started()) impl_->poke(id);
 }
 
@@ -336,7 +339,7 @@ ResolveOutcome Engine::resolve_checked(std::optional<std::string> expected_defer
     throw InvalidToken(
         fmt::format("the token is for deferred '{}', not '{}'", deferred, *expected_deferred));
   }
-  if (auto record = impl_->any().store().get_execution(claims.execution_id);
+  if (auto record = impl_->store().get_execution(claims.execution_id);
       record && record->run != run) {
     return ResolveOutcome::kExecutionFinished;  // the run the token was issued in has ended
   }
@@ -345,8 +348,8 @@ ResolveOutcome Engine::resolve_checked(std::optional<std::string> expected_defer
   } catch (const DecodeError& e) {
     throw DecodeError(fmt::format("execution {}: {}", claims.execution_id, e.what()));
   }
-  ResolveOutcome outcome = impl_->any().store().resolve_deferred(
-      claims.execution_id, claims.deferred, value.dump(), impl_->any().clock().now());
+  ResolveOutcome outcome = impl_->store().resolve_deferred(claims.execution_id, claims.deferred,
+                                                           value.dump(), impl_->clock().now());
   if (outcome == ResolveOutcome::kResolved && impl_->started()) impl_->poke(claims.execution_id);
   return outcome;
 }
@@ -358,10 +361,10 @@ EngineStats Engine::stats() const {
   return impl_->stats();
 }
 JournalStore& Engine::store() {
-  return impl_->any().store();
+  return impl_->store();
 }
 Clock& Engine::clock() {
-  return impl_->any().clock();
+  return impl_->clock();
 }
 
 namespace detail {
