@@ -12,7 +12,6 @@
 
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -160,7 +159,7 @@ ResolveOutcome SqliteStore::resolve_deferred(const std::string& execution_id,
   std::lock_guard lock(impl_->mutex);
   auto where = fmt::format("resolve_deferred(execution {}, deferred '{}')", execution_id, name);
   return sqlite_guarded(impl_->path, where, [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     ResolveOutcome outcome = impl_->resolve(execution_id, name, value, now);
     if (outcome == ResolveOutcome::kResolved) transaction.commit();
     return outcome;
@@ -180,7 +179,7 @@ DeferredRecord SqliteStore::close_deferred(const std::string& execution_id, cons
   std::lock_guard lock(impl_->mutex);
   auto where = fmt::format("close_deferred(execution {}, deferred '{}')", execution_id, name);
   return sqlite_guarded(impl_->path, where, [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     if (!impl_->status_of(execution_id)) {
       throw NoSuchExecution(
           fmt::format("close_deferred: no execution {} (deferred '{}')", execution_id, name));
@@ -200,7 +199,7 @@ DeferredRecord SqliteStore::close_deferred(const std::string& execution_id, cons
 CancelOutcome SqliteStore::request_cancel(const std::string& id) {
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, fmt::format("request_cancel(execution {})", id), [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     bool already = false;
     std::optional<std::string> status = impl_->status_of(id, &already);
     if (!status) return CancelOutcome::kNoSuchExecution;
@@ -218,7 +217,7 @@ CancelOutcome SqliteStore::request_cancel(const std::string& id) {
 bool SqliteStore::mark_runnable(const std::string& id) {
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, fmt::format("mark_runnable(execution {})", id), [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     if (!impl_->status_of(id)) return false;
     impl_->mark(id);
     transaction.commit();
@@ -229,7 +228,7 @@ bool SqliteStore::mark_runnable(const std::string& id) {
 std::vector<std::string> SqliteStore::take_runnable(std::size_t limit) {
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, "take_runnable", [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     std::vector<std::string> taken;
     {
       SQLite::Statement select(impl_->db,
@@ -253,7 +252,7 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
   std::lock_guard lock(impl_->mutex);
   auto where = fmt::format("fork_execution({} -> {})", request.source_id, request.new_id);
   return sqlite_guarded(impl_->path, where, [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     std::optional<ExecutionRecord> source;
     {
       StatementUse select(impl_->select_execution);
@@ -317,7 +316,7 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
 std::size_t SqliteStore::delete_finished(TimePoint finished_before, std::size_t limit) {
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, "delete_finished", [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     std::vector<std::string> doomed;
     {
       // Oldest finish first across the three final statuses (executions_by_finish).
@@ -355,7 +354,7 @@ std::string SqliteStore::token_secret() {
   if (impl_->token_secret) return *impl_->token_secret;
   return sqlite_guarded(impl_->path, "token_secret", [&] {
     // Another process may create it concurrently: insert-if-absent, then read whichever won.
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     std::string fresh = store::random_secret();
     SQLite::Statement insert(impl_->db,
                              "INSERT OR IGNORE INTO meta (key, value) VALUES ('token_secret', ?)");

@@ -1,6 +1,5 @@
 #include "store/sqlite_store_impl.hpp"
 
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -75,6 +74,7 @@ void bind_event_row(SQLite::Statement& insert, int first, std::int64_t journal, 
 SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
     : path(path_),
       db(open_database(path_, options)),
+      transactions(db),
       // Since schema version 4 the journal's next index is its events' (the executions row's
       // column is only refreshed with a status change): one seek down the events' key.
       select_journal(db,
@@ -158,7 +158,7 @@ CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
 }
 
 CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
-  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store::WriteTransaction transaction(transactions);
   check_data_version();
   CommitResult result;
   result.created.resize(batch.creates.size(), false);

@@ -12,6 +12,7 @@
 #include <unordered_map>
 
 #include "durable/sqlite_store.hpp"
+#include "store/sqlite_support.hpp"
 
 namespace durable {
 namespace store {
@@ -88,6 +89,8 @@ struct SqliteStore::Impl {
   const std::string path;
   std::mutex mutex;
   SQLite::Database db;
+  // Every write transaction of this connection (store::WriteTransaction) runs these.
+  store::TransactionStatements transactions;
   // Prepared once per connection: the hot paths (commit, replay) never re-parse SQL.
   SQLite::Statement select_journal, insert_execution, insert_event, update_status, upsert_timer,
       delete_timer, select_execution, select_events, select_due_timers, select_status,

@@ -2,7 +2,6 @@
 // contract over SQL. Leasing runs in one BEGIN IMMEDIATE transaction, so of several processes
 // leasing at once each item goes to one owner; the ownership checks of renew, release and complete
 // are part of each UPDATE's WHERE clause, so a lost lease changes no row.
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -113,7 +112,7 @@ EnqueueOutcome SqliteStore::Impl::enqueue(const NewQueueItem& item) {
 EnqueueOutcome SqliteStore::enqueue(const NewQueueItem& item) {
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, item_where("enqueue", item.queue, item.key), [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     EnqueueOutcome outcome = impl_->enqueue(item);
     transaction.commit();
     return outcome;
@@ -127,7 +126,7 @@ std::vector<QueueItem> SqliteStore::lease_items(const std::string& queue, const 
   return sqlite_guarded(impl_->path, fmt::format("lease_items(queue '{}')", queue), [&] {
     // The write lock is taken before the candidates are read, so no other process can lease one
     // of them between our SELECT and our UPDATE.
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     using Candidate = std::pair<std::int64_t, QueueItem>;  // (seq, item)
     auto read = [&](SQLite::Statement& statement) {
       std::vector<Candidate> found;
@@ -198,7 +197,7 @@ bool SqliteStore::complete_item(const std::string& queue, const std::string& key
   store::check_item_outcome(queue, key, result_or_error);
   std::lock_guard lock(impl_->mutex);
   return sqlite_guarded(impl_->path, item_where("complete_item", queue, key), [&] {
-    SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+    store::WriteTransaction transaction(impl_->transactions);
     {
       StatementUse update(impl_->items.end);
       update->bind(1, queue);

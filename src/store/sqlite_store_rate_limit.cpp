@@ -2,7 +2,6 @@
 // limit's row, decides with the arithmetic every store shares (store_common), and writes the row
 // back in one BEGIN IMMEDIATE transaction, so processes sharing the file never overdraw a limit.
 #include <SQLiteCpp/Statement.h>
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <mutex>
@@ -19,7 +18,7 @@ PermitDecision SqliteStore::acquire_permit(const RateLimit& limit, TimePoint now
   std::lock_guard lock(impl_->mutex);
   return store::sqlite_guarded(
       impl_->path, fmt::format("acquire_permit(rate limit '{}')", limit.name), [&] {
-        SQLite::Transaction transaction(impl_->db, SQLite::TransactionBehavior::IMMEDIATE);
+        store::WriteTransaction transaction(impl_->transactions);
         std::optional<store::PermitState> state;
         {
           SQLite::Statement select(impl_->db,

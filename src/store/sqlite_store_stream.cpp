@@ -3,7 +3,6 @@
 // (or remembered from this connection's last append while no other connection has committed:
 // SqliteStore::Impl::known_stream_next), so offsets have no gap even with several processes
 // appending.
-#include <SQLiteCpp/Transaction.h>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -103,7 +102,7 @@ std::vector<std::int64_t> SqliteStore::append_stream(const std::string& executio
 
 std::vector<std::int64_t> SqliteStore::Impl::append_stream_entries(
     const std::string& execution_id, const std::vector<NewStreamEntry>& entries) {
-  SQLite::Transaction transaction(db, SQLite::TransactionBehavior::IMMEDIATE);
+  store::WriteTransaction transaction(transactions);
   check_data_version();
   auto status_name = status_of(execution_id);
   if (!status_name) {

@@ -17,4 +17,24 @@ StoreError translate_sqlite_error(const SQLite::Exception& error, std::string_vi
                     retryable);
 }
 
+TransactionStatements::TransactionStatements(SQLite::Database& db)
+    : begin(db, "BEGIN IMMEDIATE"), commit(db, "COMMIT"), rollback(db, "ROLLBACK") {}
+
+WriteTransaction::WriteTransaction(TransactionStatements& statements) : statements_(statements) {
+  StatementUse begin(statements_.begin);
+  begin->exec();
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (!open_) return;
+  StatementUse rollback(statements_.rollback);
+  rollback->tryExecuteStep();
+}
+
+void WriteTransaction::commit() {
+  StatementUse commit(statements_.commit);
+  commit->exec();
+  open_ = false;
+}
+
 }  // namespace durable::store
