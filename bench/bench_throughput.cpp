@@ -120,7 +120,7 @@ class Ceiling {
     db_.exec(R"sql(
       CREATE TABLE IF NOT EXISTS events (
         seq     INTEGER PRIMARY KEY,
-        journal INTEGER NOT NULL,
+        segment INTEGER NOT NULL,
         idx     INTEGER NOT NULL,
         type    INTEGER NOT NULL,
         op      INTEGER NOT NULL,
@@ -128,11 +128,20 @@ class Ceiling {
         data    TEXT NOT NULL,
         time    INTEGER NOT NULL
       );
-      CREATE UNIQUE INDEX IF NOT EXISTS events_by_journal ON events (journal, idx))sql");
+      CREATE UNIQUE INDEX IF NOT EXISTS events_by_segment ON events (segment, idx);
+      CREATE TABLE IF NOT EXISTS journal_segments (
+        segment   INTEGER PRIMARY KEY,
+        journal   INTEGER NOT NULL,
+        first_idx INTEGER NOT NULL
+      );
+      CREATE UNIQUE INDEX IF NOT EXISTS journal_segments_by_journal
+        ON journal_segments (journal, first_idx))sql");
     insert_ = std::make_unique<SQLite::Statement>(
         db_,
-        "INSERT INTO events (journal, idx, type, op, name, data, time) "
+        "INSERT INTO events (segment, idx, type, op, name, data, time) "
         "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    insert_segment_ = std::make_unique<SQLite::Statement>(
+        db_, "INSERT INTO journal_segments (segment, journal, first_idx) VALUES (?, ?, ?)");
     begin_ = std::make_unique<SQLite::Statement>(db_, "BEGIN IMMEDIATE");
     commit_ = std::make_unique<SQLite::Statement>(db_, "COMMIT");
   }
@@ -181,11 +190,12 @@ class Ceiling {
     commit_->reset();
   }
 
-  // Journal-sized rows: journal keys as the store gives them (one past the largest, schema
-  // version 5), activity_started and activity_completed events with the data the engine writes
-  // for kStep, alternately. With spread 1, each execution's 20 rows are inserted together (the
-  // best case for the index: one leaf page per transaction); with spread S, consecutive rows go
-  // round-robin to S live executions, as the engine's group commit interleaves executions.
+  // Journal-sized rows: journal and segment keys as the store gives them (one past the largest;
+  // a new segment every 16 events, schema version 7), activity_started and activity_completed
+  // events with the data the engine writes for kStep, alternately. With spread 1, each execution's
+  // 20 rows are inserted together (the best case for the index: one leaf page per transaction);
+  // with spread S, consecutive rows go round-robin to S live executions, as the engine's group
+  // commit interleaves executions.
   void insert_row() {
     if (lanes_.size() != static_cast<std::size_t>(spread_))
       lanes_.assign(static_cast<std::size_t>(spread_), Lane{});
@@ -194,10 +204,20 @@ class Ceiling {
     if (lane.idx % 21 == 0) {
       lane.journal = ++last_journal_;
       lane.idx = 1;
+      lane.segment_first = -kSegmentEvents;
+    }
+    if (lane.idx - lane.segment_first >= kSegmentEvents) {
+      lane.segment = ++last_segment_;
+      lane.segment_first = lane.idx;
+      insert_segment_->bind(1, lane.segment);
+      insert_segment_->bind(2, lane.journal);
+      insert_segment_->bind(3, lane.idx);
+      insert_segment_->exec();
+      insert_segment_->reset();
     }
     bool started = lane.idx % 2 == 1;
     int op = static_cast<int>((lane.idx - 1) / 2);
-    insert_->bind(1, lane.journal);
+    insert_->bind(1, lane.segment);
     insert_->bind(2, lane.idx);
     insert_->bind(3, started ? 2 : 4);
     insert_->bind(4, op);
@@ -213,9 +233,12 @@ class Ceiling {
     ++lane.idx;
   }
 
+  static constexpr std::int64_t kSegmentEvents = 16;  // SqliteStore::Impl::kSegmentEvents
   struct Lane {
     std::int64_t journal = 0;
     std::int64_t idx = 0;
+    std::int64_t segment = 0;
+    std::int64_t segment_first = 0;
   };
   std::vector<Lane> lanes_;
   int spread_ = 1;
@@ -223,8 +246,9 @@ class Ceiling {
 
   std::string path_;
   SQLite::Database db_;
-  std::unique_ptr<SQLite::Statement> insert_, begin_, commit_;
+  std::unique_ptr<SQLite::Statement> insert_, insert_segment_, begin_, commit_;
   std::int64_t last_journal_ = 0;
+  std::int64_t last_segment_ = 0;
 };
 
 void remove_db(const std::string& path) {
@@ -246,6 +270,9 @@ struct RunResult {
 RunResult run_workflows(Engine& engine, const Options& o) {
   std::atomic<long long> next{0};
   std::atomic<long long> failures{0};
+  std::atomic<long long> wrong{0};
+  // Each workflow returns the sum of its steps' results, 1 + 2 + ... + K.
+  const long long expected = static_cast<long long>(g_steps) * (g_steps + 1) / 2;
   int window = std::max(1, (o.concurrency + o.clients - 1) / o.clients);
   EngineStats before = engine.stats();
   auto cpu_before = thread_cpu_seconds();
@@ -264,7 +291,7 @@ RunResult run_workflows(Engine& engine, const Options& o) {
         }
         if (outstanding.empty()) break;
         try {
-          outstanding.front().get();
+          if (outstanding.front().get() != expected) wrong.fetch_add(1);
         } catch (const std::exception&) {
           failures.fetch_add(1);
         }
@@ -283,8 +310,9 @@ RunResult run_workflows(Engine& engine, const Options& o) {
   r.stats.commits = after.commits - before.commits;
   r.stats.events_committed = after.events_committed - before.events_committed;
   r.stats.activity_attempts = after.activity_attempts - before.activity_attempts;
-  if (failures.load() > 0) {
-    throw std::runtime_error(fmt::format("{} workflows failed", failures.load()));
+  if (failures.load() > 0 || wrong.load() > 0) {
+    throw std::runtime_error(fmt::format("{} workflows failed, {} returned a wrong sum",
+                                         failures.load(), wrong.load()));
   }
   return r;
 }

@@ -293,9 +293,12 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
     insert.bind(7, request.source_id);
     insert.bind(8, journal_key);
     insert.exec();
+    // One segment: the fork is written at once, so its events are stored together anyway.
+    const std::int64_t segment = impl_->allocate_segment_key();
+    impl_->insert_segment(segment, journal_key, 0);
     for (const Event& e : journal) {
       StatementUse row(impl_->insert_event);
-      row->bind(1, journal_key);
+      row->bind(1, segment);
       row->bind(2, e.index);
       row->bind(3, static_cast<int>(e.type));
       row->bind(4, e.op);
@@ -330,9 +333,12 @@ std::size_t SqliteStore::delete_finished(TimePoint finished_before, std::size_t 
       while (select.executeStep()) doomed.push_back(select.getColumn(0).getString());
     }
     for (const std::string& id : doomed) {
-      for (const char* sql : {"DELETE FROM events WHERE journal = "
-                              "(SELECT journal FROM executions WHERE id = ?)",
-                              "DELETE FROM runnable WHERE execution_id = ?",
+      {
+        SQLite::Statement journal(impl_->db, "SELECT journal FROM executions WHERE id = ?");
+        journal.bind(1, id);
+        if (journal.executeStep()) impl_->delete_journal(journal.getColumn(0).getInt64());
+      }
+      for (const char* sql : {"DELETE FROM runnable WHERE execution_id = ?",
                               "DELETE FROM queue_items WHERE waiter_execution_id = ? "
                               "AND state IN (3, 4)",
                               "DELETE FROM stream_entries WHERE execution_id = ?",

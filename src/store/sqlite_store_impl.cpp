@@ -50,17 +50,17 @@ SQLite::Database open_database(const std::string& path, const SqliteOptions& opt
 }
 
 std::string insert_events_sql(int rows) {
-  std::string sql = "INSERT INTO events (journal, idx, type, op, name, data, time) VALUES ";
+  std::string sql = "INSERT INTO events (segment, idx, type, op, name, data, time) VALUES ";
   for (int i = 0; i < rows; ++i)
     sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
   return sql;
 }
 
-// Binds one events row of journal `journal` at parameters first + 1 .. first + 7. The texts must
+// Binds one events row of segment `segment` at parameters first + 1 .. first + 7. The texts must
 // outlive the statement's exec(); every parameter is bound again before the statement is used
 // next.
-void bind_event_row(SQLite::Statement& insert, int first, std::int64_t journal, const Event& e) {
-  insert.bind(first + 1, journal);
+void bind_event_row(SQLite::Statement& insert, int first, std::int64_t segment, const Event& e) {
+  insert.bind(first + 1, segment);
   insert.bind(first + 2, e.index);
   insert.bind(first + 3, static_cast<int>(e.type));
   insert.bind(first + 4, e.op);
@@ -76,16 +76,20 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       db(open_database(path_, options)),
       transactions(db),
       // Since schema version 4 the journal's next index is its events' (the executions row's
-      // column is only refreshed with a status change): one seek down the events' key.
+      // column is only refreshed with a status change); since version 7, those of its current
+      // segment: a seek down each key.
       select_journal(db,
-                     "SELECT journal, (SELECT COALESCE(max(idx), -1) + 1 FROM events "
-                     "WHERE events.journal = executions.journal) FROM executions WHERE id = ?"),
+                     "SELECT x.journal, s.segment, s.first_idx, "
+                     "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e "
+                     "WHERE e.segment = s.segment) "
+                     "FROM executions x JOIN journal_segments s ON s.journal = x.journal "
+                     "WHERE x.id = ? ORDER BY s.first_idx DESC LIMIT 1"),
       insert_execution(db,
                        "INSERT INTO executions (id, workflow, input, status, next_index, "
                        "created_at, updated_at, journal) VALUES (?, ?, ?, 'running', 1, ?, ?, ?) "
                        "ON CONFLICT (id) DO NOTHING"),
       insert_event(db,
-                   "INSERT INTO events (journal, idx, type, op, name, data, time) "
+                   "INSERT INTO events (segment, idx, type, op, name, data, time) "
                    "VALUES (?, ?, ?, ?, ?, ?, ?)"),
       update_status(db,
                     "UPDATE executions SET next_index = ?2, updated_at = max(updated_at, ?3), "
@@ -97,9 +101,10 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       select_execution(db,
                        fmt::format("SELECT {} FROM executions WHERE id = ?", kExecutionColumns)),
       select_events(db,
-                    "SELECT idx, type, op, name, data, time FROM events "
-                    "WHERE journal = (SELECT journal FROM executions WHERE id = ?) AND idx >= ? "
-                    "ORDER BY idx"),
+                    "SELECT e.idx, e.type, e.op, e.name, e.data, e.time "
+                    "FROM journal_segments s JOIN events e ON e.segment = s.segment "
+                    "WHERE s.journal = (SELECT journal FROM executions WHERE id = ?) "
+                    "AND e.idx >= ? ORDER BY s.first_idx, e.idx"),
       select_due_timers(db,
                         "SELECT execution_id, op, due FROM timers WHERE due <= ? "
                         "ORDER BY due, execution_id, op LIMIT ?"),
@@ -116,7 +121,11 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       items(db),
       stream(db),
       select_data_version(db, "PRAGMA data_version"),
-      select_max_journal_key(db, "SELECT COALESCE(max(journal), 0) + 1 FROM executions") {}
+      select_max_journal_key(db, "SELECT COALESCE(max(journal), 0) + 1 FROM executions"),
+      select_max_segment_key(db, "SELECT COALESCE(max(segment), 0) + 1 FROM journal_segments"),
+      insert_segment_row(db,
+                         "INSERT INTO journal_segments (segment, journal, first_idx) "
+                         "VALUES (?, ?, ?)") {}
 
 void SqliteStore::Impl::check_data_version() {
   StatementUse version(select_data_version);
@@ -126,6 +135,7 @@ void SqliteStore::Impl::check_data_version() {
     known_journals.clear();
     known_stream_next.clear();
     next_journal_key = -1;
+    next_segment_key = -1;
   }
   known_data_version = now;
 }
@@ -136,7 +146,9 @@ SqliteStore::Impl::Journal SqliteStore::Impl::journal_of(const std::string& id) 
   select->bind(1, id);
   if (!select->executeStep()) return Journal{.key = 0, .next_index = -1};
   return Journal{.key = select->getColumn(0).getInt64(),
-                 .next_index = select->getColumn(1).getInt64()};
+                 .next_index = select->getColumn(3).getInt64(),
+                 .segment = select->getColumn(1).getInt64(),
+                 .segment_first = select->getColumn(2).getInt64()};
 }
 
 std::int64_t SqliteStore::Impl::allocate_journal_key() {
@@ -146,6 +158,34 @@ std::int64_t SqliteStore::Impl::allocate_journal_key() {
     next_journal_key = select->getColumn(0).getInt64();
   }
   return next_journal_key++;
+}
+
+std::int64_t SqliteStore::Impl::allocate_segment_key() {
+  if (next_segment_key < 0) {
+    StatementUse select(select_max_segment_key);
+    select->executeStep();
+    next_segment_key = select->getColumn(0).getInt64();
+  }
+  return next_segment_key++;
+}
+
+void SqliteStore::Impl::insert_segment(std::int64_t segment, std::int64_t journal,
+                                       std::int64_t first_idx) {
+  StatementUse insert(insert_segment_row);
+  insert->bind(1, segment);
+  insert->bind(2, journal);
+  insert->bind(3, first_idx);
+  insert->exec();
+}
+
+void SqliteStore::Impl::delete_journal(std::int64_t journal) {
+  for (const char* sql : {"DELETE FROM events WHERE segment IN "
+                          "(SELECT segment FROM journal_segments WHERE journal = ?)",
+                          "DELETE FROM journal_segments WHERE journal = ?"}) {
+    SQLite::Statement remove(db, sql);
+    remove.bind(1, journal);
+    remove.exec();
+  }
 }
 
 CommitResult SqliteStore::Impl::commit(const CommitBatch& batch) {
@@ -180,9 +220,14 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
       insert->bind(6, journal);
       if (insert->exec() == 0) continue;  // exists: creation is idempotent
     }
-    batch_journals.emplace(spec.id, Journal{.key = journal, .next_index = 1});  // event 0 is in
+    const std::int64_t segment = allocate_segment_key();
+    insert_segment(segment, journal, 0);
+    batch_journals.emplace(spec.id, Journal{.key = journal,
+                                            .next_index = 1,  // event 0 is in
+                                            .segment = segment,
+                                            .segment_first = 0});
     StatementUse event(insert_event);
-    event->bind(1, journal);
+    event->bind(1, segment);
     event->bind(2, std::int64_t{0});
     event->bind(3, static_cast<int>(EventType::kStarted));
     event->bind(4, -1);
@@ -219,13 +264,21 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     const std::string& id = write.execution_id;
     const std::int64_t expected = write.expected_next_index;
     auto [in_batch, first_in_batch] = batch_journals.try_emplace(id);
-    const Journal journal = first_in_batch ? journal_of(id) : in_batch->second;
+    Journal journal = first_in_batch ? journal_of(id) : in_batch->second;
     const std::int64_t actual = journal.next_index;
     if (actual < 0 || actual != expected || (write.requires_create && !created_here(id))) {
       throw StaleWriteError(id, expected, actual);
     }
     std::int64_t next = expected + static_cast<std::int64_t>(write.events.size());
-    in_batch->second = Journal{.key = journal.key, .next_index = write.continue_as_new ? 1 : next};
+    // A write's events all go to one segment: the current one, or a new one once it is full.
+    if (!write.events.empty() && !write.continue_as_new &&
+        actual - journal.segment_first >= kSegmentEvents) {
+      journal.segment = allocate_segment_key();
+      journal.segment_first = actual;
+      insert_segment(journal.segment, journal.key, actual);
+    }
+    journal.next_index = next;
+    in_batch->second = journal;
     // Progress alone (events, no status) leaves the executions row as it is (schema version 4):
     // it is the hot path, and rewriting the row and its index entries cost more than the events.
     if (write.status) {
@@ -245,7 +298,7 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     store::check_stream_entries(id, write.stream, !write.data_is_serialized_json);
     store::check_continue_as_new(write);
 
-    for (const Event& e : write.events) rows.emplace_back(journal.key, &e);
+    for (const Event& e : write.events) rows.emplace_back(journal.segment, &e);
 
     for (const NewStreamEntry& entry : write.stream) append_stream_entry(id, entry);
 
@@ -270,7 +323,10 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     }
     if (write.continue_as_new) {
       insert_rows();
-      continue_as_new(write, journal.key);
+      in_batch->second = Journal{.key = journal.key,
+                                 .next_index = 1,
+                                 .segment = continue_as_new(write, journal.key),
+                                 .segment_first = 0};
     }
   }
   insert_rows();
@@ -349,7 +405,7 @@ ResolveOutcome SqliteStore::Impl::resolve(const std::string& execution_id, const
   return ResolveOutcome::kResolved;
 }
 
-void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std::int64_t journal) {
+std::int64_t SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std::int64_t journal) {
   const std::string& id = write.execution_id;
   std::string workflow;
   std::int64_t run = 0;
@@ -360,12 +416,12 @@ void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std::int64_
     workflow = select.getColumn(0).getString();
     run = select.getColumn(1).getInt64() + 1;
   }
-  SQLite::Statement remove(db, "DELETE FROM events WHERE journal = ?");
-  remove.bind(1, journal);
-  remove.exec();
+  delete_journal(journal);
   drop_timers_and_deferreds(id);
+  const std::int64_t segment = allocate_segment_key();
+  insert_segment(segment, journal, 0);
   StatementUse event(insert_event);
-  event->bind(1, journal);
+  event->bind(1, segment);
   event->bind(2, std::int64_t{0});
   event->bind(3, static_cast<int>(EventType::kStarted));
   event->bind(4, -1);
@@ -384,6 +440,7 @@ void SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std::int64_
   update.bind(4, to_millis(write.continued_at));
   update.bind(5, write.clear_cancel ? 1 : 0);
   update.exec();
+  return segment;
 }
 
 void SqliteStore::Impl::drop_timers_and_deferreds(const std::string& id) {

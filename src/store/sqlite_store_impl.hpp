@@ -18,14 +18,17 @@ namespace durable {
 namespace store {
 
 // Since schema version 4, next_index and updated_at come from the journal's last event (the row's
-// columns are refreshed only with a status change): both are seeks down the events' key, which
-// since version 5 is the execution's integer journal key.
+// columns are refreshed only with a status change); since version 7 that event is in the
+// journal's current segment, the one with the largest first_idx: two seeks.
 inline constexpr const char* kExecutionColumns =
     "id, workflow, input, status, waiting_on, result, error, "
-    "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e WHERE e.journal = executions.journal), "
+    "(SELECT COALESCE(max(e.idx), -1) + 1 FROM events e WHERE e.segment = "
+    "(SELECT s.segment FROM journal_segments s WHERE s.journal = executions.journal "
+    "ORDER BY s.first_idx DESC LIMIT 1)), "
     "cancel_requested, created_at, "
-    "max(updated_at, COALESCE((SELECT e.time FROM events e WHERE e.journal = executions.journal "
-    "ORDER BY e.idx DESC LIMIT 1), updated_at)), "
+    "max(updated_at, COALESCE((SELECT e.time FROM events e WHERE e.segment = "
+    "(SELECT s.segment FROM journal_segments s WHERE s.journal = executions.journal "
+    "ORDER BY s.first_idx DESC LIMIT 1) ORDER BY e.idx DESC LIMIT 1), updated_at)), "
     "run, forked_from";
 
 inline constexpr const char* kItemColumns =
@@ -78,8 +81,10 @@ struct SqliteStore::Impl {
                                                 const std::string& key);
   ExecutionRecord decode_execution(SQLite::Statement& row);
   // Replaces the execution's journal (key `journal`), timers and deferreds by the next run
-  // (ExecutionWrite).
-  void continue_as_new(const ExecutionWrite& write, std::int64_t journal);
+  // (ExecutionWrite); returns the key of the new run's segment.
+  std::int64_t continue_as_new(const ExecutionWrite& write, std::int64_t journal);
+  // Deletes every event and segment of journal `journal`.
+  void delete_journal(std::int64_t journal);
   // Deletes the execution's timers and deferreds.
   void drop_timers_and_deferreds(const std::string& id);
   Event decode_event(SQLite::Statement& row, const std::string& execution_id);
@@ -104,18 +109,28 @@ struct SqliteStore::Impl {
   store::StreamStatements stream;
   std::optional<std::string> token_secret;
 
-  // An execution's journal: its integer key in `events` (schema version 5) and the index its
-  // next event takes.
+  // An execution's journal: its integer key (schema version 5), the index its next event takes,
+  // and its current segment (version 7): the segment's key and the index of its first event.
   struct Journal {
     std::int64_t key = 0;
     std::int64_t next_index = 0;
+    std::int64_t segment = 0;
+    std::int64_t segment_first = 0;
   };
+  // A journal's events go to a new segment once its current one holds this many: small enough
+  // that the current segments of many live executions share index pages, large enough that a
+  // load seeks once per this many events.
+  static constexpr std::int64_t kSegmentEvents = 16;
   // The journal of `id` (next_index -1 and key 0 when there is no such execution), remembered or
   // read; inside the caller's write transaction.
   Journal journal_of(const std::string& id);
-  // A key for a new execution's journal: one past the largest, read once and then counted on
-  // (remembered like the journals below); inside the caller's write transaction.
+  // A key for a new execution's journal, or for a new segment: one past the largest, read once
+  // and then counted on (remembered like the journals below); inside the caller's write
+  // transaction.
   std::int64_t allocate_journal_key();
+  std::int64_t allocate_segment_key();
+  // Starts segment `segment` of `journal` at event `first_idx`.
+  void insert_segment(std::int64_t segment, std::int64_t journal, std::int64_t first_idx);
 
   // What this connection knows of the executions it wrote: their journals (key, next index), the
   // next offset of their streams, and the next free journal key, so that writes need not read
@@ -129,13 +144,16 @@ struct SqliteStore::Impl {
   std::unordered_map<std::string, Journal> known_journals;
   std::unordered_map<std::string, std::int64_t> known_stream_next;
   std::int64_t next_journal_key = -1;  // -1: not known
+  std::int64_t next_segment_key = -1;  // -1: not known
   std::int64_t known_data_version = -1;
-  SQLite::Statement select_data_version, select_max_journal_key;
+  SQLite::Statement select_data_version, select_max_journal_key, select_max_segment_key,
+      insert_segment_row;
   void check_data_version();
   void forget_next_indexes() {
     known_journals.clear();
     known_stream_next.clear();
     next_journal_key = -1;
+    next_segment_key = -1;
     known_data_version = -1;
   }
 };

@@ -107,8 +107,8 @@ TEST_F(SqliteStoreFile, OpensInWalModeAtTheCurrentSchemaVersion) {
   open();
   SQLite::Database db = raw();
   EXPECT_EQ(db.execAndGet("PRAGMA journal_mode").getString(), "wal");
-  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 6);
-  EXPECT_EQ(store::current_schema_version(), 6);
+  EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(), 7);
+  EXPECT_EQ(store::current_schema_version(), 7);
   EXPECT_TRUE(db.tableExists("queue_items"));
   EXPECT_TRUE(db.tableExists("stream_entries"));
   EXPECT_TRUE(db.tableExists("rate_limits"));
@@ -338,12 +338,7 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
                                  '{"input":{"n":1},"workflow":"publish"}', 1000);
       INSERT INTO events VALUES (2, 1, 11, 0, 'now', '{"value":6}', 2100);
     )sql");
-  }
-  auto store = open();
-  {
-    SQLite::Database db = raw();
-    EXPECT_EQ(db.execAndGet("SELECT value FROM meta WHERE key = 'schema_version'").getInt(),
-              store::current_schema_version());
+    store::migrate(db, path_, 6);  // the shape version 6 gave the events (version 7 renames)
     EXPECT_EQ(db.execAndGet("SELECT count(*) FROM events").getInt(), 5);
     // Copied journal by journal: each old journal's rows are neighbours in the new table.
     EXPECT_EQ(db.execAndGet("SELECT group_concat(journal || ':' || idx, ' ') FROM "
@@ -354,6 +349,7 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
                          "VALUES (1, 1, 11, 0, 'now', '{\"value\":7}', 1600)"),
                  SQLite::Exception);
   }
+  auto store = open();
   expect_migrated_journals(*store, "a-open", "b-done");
 
   store->commit(writes({append("a-open", 2, 2)}));
@@ -366,6 +362,134 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
   for (std::size_t i = 0; i < grown.size(); ++i) EXPECT_EQ(grown[i].index, static_cast<int>(i));
   EXPECT_EQ(store->load_events("b-again", 0).size(), 2u);
   EXPECT_TRUE(store->load_events("b-done", 0).empty());
+}
+
+// A file as a version-6 build left it (events in commit order, found by (journal, idx)): each
+// journal becomes one segment keyed by its journal key, every journal comes back whole, the
+// unique (segment, idx) index still refuses a second event at a taken index, and journals go on
+// (into new segments once the first holds 16 events), fork and are purged with all their
+// segments.
+TEST_F(SqliteStoreFile, AVersion6FileMigratesToJournalSegmentsKeepingEveryJournal) {
+  {
+    SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
+    store::migrate(db, path_, 6);
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
+                              updated_at, journal)
+        VALUES ('a-open', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000, 1),
+               ('b-done', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500, 2);
+      INSERT INTO events (journal, idx, type, op, name, data, time) VALUES
+        (1, 0, 1, -1, 'publish', '{"input":{"n":1},"workflow":"publish"}', 1000),
+        (2, 0, 1, -1, 'publish', '{"input":{"n":2},"workflow":"publish"}', 2000),
+        (1, 1, 11, 0, 'now', '{"value":5}', 1500),
+        (2, 1, 11, 0, 'now', '{"value":6}', 2100),
+        (2, 2, 13, -1, '', '{"value":9}', 2500);
+    )sql");
+  }
+  auto store = open();
+  {
+    SQLite::Database db = raw();
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(segment || '>' || journal || '@' || first_idx, "
+                            "' ') FROM (SELECT * FROM journal_segments ORDER BY segment)")
+                  .getString(),
+              "1>1@0 2>2@0");
+    EXPECT_EQ(db.execAndGet("SELECT group_concat(segment || ':' || idx, ' ') FROM "
+                            "(SELECT segment, idx FROM events ORDER BY seq)")
+                  .getString(),
+              "1:0 2:0 1:1 2:1 2:2");
+    EXPECT_THROW(db.exec("INSERT INTO events (segment, idx, type, op, name, data, time) "
+                         "VALUES (1, 1, 11, 0, 'now', '{\"value\":7}', 1600)"),
+                 SQLite::Exception);
+  }
+  expect_migrated_journals(*store, "a-open", "b-done");
+
+  for (std::int64_t next = 2; next < 40; ++next) store->commit(writes({append("a-open", next)}));
+  std::vector<Event> grown = store->load_events("a-open", 0);
+  ASSERT_EQ(grown.size(), 40u);
+  for (std::size_t i = 0; i < grown.size(); ++i) EXPECT_EQ(grown[i].index, static_cast<int>(i));
+  EXPECT_EQ(store->get_execution("a-open")->next_index, 40);
+  EXPECT_EQ(raw()
+                .execAndGet("SELECT group_concat(first_idx, ' ') FROM (SELECT first_idx FROM "
+                            "journal_segments WHERE journal = 1 ORDER BY first_idx)")
+                .getString(),
+            "0 16 32");
+  ForkRequest fork{.source_id = "b-done", .new_id = "b-again", .from_step = 1, .created_at = at(9)};
+  ASSERT_EQ(store->fork_execution(fork).outcome, ForkOutcome::kForked);
+  EXPECT_EQ(store->delete_finished(TimePoint{std::chrono::seconds(3)}, 10), 1u);  // b-done
+  EXPECT_EQ(store->load_events("b-again", 0).size(), 2u);
+  EXPECT_TRUE(store->load_events("b-done", 0).empty());
+  EXPECT_EQ(raw().execAndGet("SELECT count(*) FROM journal_segments WHERE journal = 2").getInt(),
+            0);
+}
+
+// Executions written a step at a time, interleaved in every commit as group commit writes them,
+// each over many segments: every journal loads whole and in order, with its next index and last
+// event time, from this connection and after reopening; continue-as-new and purging drop all of
+// a journal's segments and touch no other journal.
+TEST_F(SqliteStoreFile, InterleavedJournalsOverManySegmentsLoadWholeAndInOrder) {
+  constexpr int kExecutions = 5;
+  constexpr std::int64_t kEvents = 100;
+  auto id_of = [](int i) { return "x" + std::to_string(i); };
+  {
+    auto store = open();
+    CommitBatch create;
+    for (int i = 0; i < kExecutions; ++i) create.creates.push_back(new_execution(id_of(i)));
+    store->commit(create);
+    for (std::int64_t next = 1; next < kEvents; ++next) {
+      std::vector<ExecutionWrite> round;
+      for (int i = 0; i < kExecutions; ++i) {
+        // One execution writes three events at once now and then: a write never splits.
+        if (i == 4 && next % 3 != 1) continue;
+        round.push_back(append(id_of(i), next, i == 4 ? 3 : 1));
+        for (Event& e : round.back().events) e.time = at(static_cast<int>(e.index));
+      }
+      store->commit(writes(round));
+    }
+    EXPECT_EQ(store->load_events(id_of(0), 0).size(), static_cast<std::size_t>(kEvents));
+  }
+  auto store = open();
+  for (int i = 0; i < kExecutions; ++i) {
+    std::vector<Event> events = store->load_events(id_of(i), 0);
+    ASSERT_EQ(events.size(), static_cast<std::size_t>(kEvents)) << id_of(i);
+    for (std::size_t k = 0; k < events.size(); ++k) {
+      ASSERT_EQ(events[k].index, static_cast<std::int64_t>(k)) << id_of(i);
+    }
+    EXPECT_EQ(store->get_execution(id_of(i))->next_index, kEvents);
+    EXPECT_EQ(store->get_execution(id_of(i))->updated_at, at(kEvents - 1));
+    std::vector<Event> tail = store->load_events(id_of(i), 37);
+    ASSERT_EQ(tail.size(), static_cast<std::size_t>(kEvents - 37));
+    EXPECT_EQ(tail.front().index, 37);
+  }
+  EXPECT_GE(raw().execAndGet("SELECT count(*) FROM journal_segments").getInt(),
+            kExecutions * (kEvents / 16));
+
+  ExecutionWrite next_run = write_to(id_of(1), kEvents);
+  next_run.continue_as_new = R"({"n":2})";
+  next_run.continued_at = at(50);
+  store->commit(writes({next_run}));
+  ASSERT_EQ(store->load_events(id_of(1), 0).size(), 1u);
+  store->commit(writes({append(id_of(1), 1, 20)}));
+  EXPECT_EQ(store->load_events(id_of(1), 0).size(), 21u);
+  EXPECT_EQ(store->get_execution(id_of(1))->next_index, 21);
+
+  ExecutionWrite done = write_to(id_of(2), kEvents);
+  done.status = ExecutionStatus::kCompleted;
+  store->commit(writes({done}));
+  EXPECT_EQ(store->delete_finished(at(1'000'000), 10), 1u);
+  EXPECT_TRUE(store->load_events(id_of(2), 0).empty());
+  EXPECT_EQ(raw()
+                .execAndGet("SELECT count(*) FROM journal_segments s WHERE NOT EXISTS "
+                            "(SELECT 1 FROM executions x WHERE x.journal = s.journal)")
+                .getInt(),
+            0);
+  EXPECT_EQ(raw()
+                .execAndGet("SELECT count(*) FROM events e WHERE NOT EXISTS "
+                            "(SELECT 1 FROM journal_segments s WHERE s.segment = e.segment)")
+                .getInt(),
+            0);
+  for (int i : {0, 3, 4}) {
+    EXPECT_EQ(store->load_events(id_of(i), 0).size(), static_cast<std::size_t>(kEvents));
+  }
 }
 
 // Under synchronous=FULL the store gathers a commit's WAL frames and writes them when SQLite syncs
@@ -471,7 +595,8 @@ TEST_F(SqliteStoreFile, AFileThatIsNotADatabaseIsRefused) {
 TEST_F(SqliteStoreFile, UndecodableEventTypeNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
   raw().exec(
-      "UPDATE events SET type = 99 WHERE journal = (SELECT journal FROM executions WHERE id = "
+      "UPDATE events SET type = 99 WHERE segment IN (SELECT segment FROM journal_segments JOIN "
+      "executions USING (journal) WHERE id = "
       "'order-7') AND idx = 2");
   expect_load_error("order-7", {"order-7", "event 2", "type"});
 }
@@ -479,7 +604,8 @@ TEST_F(SqliteStoreFile, UndecodableEventTypeNamesTheExecutionAndIndex) {
 TEST_F(SqliteStoreFile, NonIntegerEventTypeNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
   raw().exec(
-      "UPDATE events SET type = 'garbage' WHERE journal = (SELECT journal FROM executions WHERE id "
+      "UPDATE events SET type = 'garbage' WHERE segment IN (SELECT segment FROM journal_segments "
+      "JOIN executions USING (journal) WHERE id "
       "= 'order-7') AND idx = 3");
   expect_load_error("order-7", {"order-7", "event 3"});
 }
@@ -487,7 +613,8 @@ TEST_F(SqliteStoreFile, NonIntegerEventTypeNamesTheExecutionAndIndex) {
 TEST_F(SqliteStoreFile, UndecodableEventDataNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 3);
   raw().exec(
-      "UPDATE events SET data = '{\"value\": tru' WHERE journal = (SELECT journal FROM executions "
+      "UPDATE events SET data = '{\"value\": tru' WHERE segment IN (SELECT segment FROM "
+      "journal_segments JOIN executions USING (journal) "
       "WHERE id = 'order-7') AND idx = 1");
   expect_load_error("order-7", {"order-7", "event 1", "data"});
 }
@@ -495,7 +622,8 @@ TEST_F(SqliteStoreFile, UndecodableEventDataNamesTheExecutionAndIndex) {
 TEST_F(SqliteStoreFile, BinaryEventDataNamesTheExecutionAndIndex) {
   seed(*open(), "order-7", 1);
   raw().exec(
-      "UPDATE events SET data = x'00ff' WHERE journal = (SELECT journal FROM executions WHERE id = "
+      "UPDATE events SET data = x'00ff' WHERE segment IN (SELECT segment FROM journal_segments "
+      "JOIN executions USING (journal) WHERE id = "
       "'order-7') AND idx = 1");
   expect_load_error("order-7", {"order-7", "event 1"});
 }
@@ -503,7 +631,8 @@ TEST_F(SqliteStoreFile, BinaryEventDataNamesTheExecutionAndIndex) {
 TEST_F(SqliteStoreFile, AMissingEventIsReportedAsAGap) {
   seed(*open(), "order-7", 3);
   raw().exec(
-      "DELETE FROM events WHERE journal = (SELECT journal FROM executions WHERE id = 'order-7') "
+      "DELETE FROM events WHERE segment IN (SELECT segment FROM journal_segments JOIN executions "
+      "USING (journal) WHERE id = 'order-7') "
       "AND idx = 2");
   expect_load_error("order-7", {"order-7", "event 2", "missing"});
 }

@@ -483,19 +483,22 @@ TEST_P(CorruptJournalTest, ADamagedEventRowParksItsExecutionNamingTheIndexAndOth
 
 INSTANTIATE_TEST_SUITE_P(
     Damages, CorruptJournalTest,
-    ::testing::Values(
-        Damage{"DataIsNotJson",
-               "UPDATE events SET data = '{\"attempt\": 1' WHERE journal = (SELECT journal FROM "
-               "executions WHERE id = ?) AND idx = 1"},
-        Damage{"DataHasTheWrongShape",
-               "UPDATE events SET data = '{\"attempt\": \"one\"}' "
-               "WHERE journal = (SELECT journal FROM executions WHERE id = ?) AND idx = 1"},
-        Damage{"UnknownEventType",
-               "UPDATE events SET type = 99 WHERE journal = (SELECT journal FROM executions WHERE "
-               "id = ?) AND idx = 1"},
-        Damage{"EventMissing",
-               "DELETE FROM events WHERE journal = (SELECT journal FROM executions WHERE id = ?) "
-               "AND idx = 1"}),
+    ::testing::Values(Damage{"DataIsNotJson",
+                             "UPDATE events SET data = '{\"attempt\": 1' WHERE segment IN (SELECT "
+                             "segment FROM journal_segments JOIN executions USING (journal)"
+                             " WHERE id = ?) AND idx = 1"},
+                      Damage{"DataHasTheWrongShape",
+                             "UPDATE events SET data = '{\"attempt\": \"one\"}' "
+                             "WHERE segment IN (SELECT segment FROM journal_segments JOIN "
+                             "executions USING (journal) WHERE id = ?) AND idx = 1"},
+                      Damage{"UnknownEventType",
+                             "UPDATE events SET type = 99 WHERE segment IN (SELECT segment FROM "
+                             "journal_segments JOIN executions USING (journal) WHERE "
+                             "id = ?) AND idx = 1"},
+                      Damage{"EventMissing",
+                             "DELETE FROM events WHERE segment IN (SELECT segment FROM "
+                             "journal_segments JOIN executions USING (journal) WHERE id = ?) "
+                             "AND idx = 1"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace

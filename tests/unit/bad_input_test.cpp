@@ -269,7 +269,7 @@ TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesT
   first.wait_idle();
   crash();
   edit(R"sql(UPDATE events SET data = '{"due":1.11111e113}'
-             WHERE journal = (SELECT journal FROM executions WHERE id = ')sql" +
+             WHERE segment IN (SELECT segment FROM journal_segments JOIN executions USING (journal) WHERE id = ')sql" +
        damaged + R"sql(') AND data LIKE '{"due":%')sql");
 
   Engine& second = boot([&](Engine& e) { e.add(napper); });
@@ -295,8 +295,9 @@ TEST_F(DamagedJournalTest, AJournaledTimeThatIsNoTimeParksTheExecutionAtThatSide
   first.wait_idle();
   crash();
   edit(
-      "UPDATE events SET data = '{\"value\":1.11111e113}' WHERE journal = (SELECT journal "
-      "FROM executions WHERE id = '" +
+      "UPDATE events SET data = '{\"value\":1.11111e113}' WHERE segment IN (SELECT segment FROM "
+      "journal_segments JOIN executions USING (journal)"
+      " WHERE id = '" +
       id + "') AND name = 'now'");
 
   Engine& second = boot([&](Engine& e) { e.add(stamper); });
