@@ -311,8 +311,8 @@ RunResult run_workflows(Engine& engine, const Options& o) {
   r.stats.events_committed = after.events_committed - before.events_committed;
   r.stats.activity_attempts = after.activity_attempts - before.activity_attempts;
   if (failures.load() > 0 || wrong.load() > 0) {
-    throw std::runtime_error(fmt::format("{} workflows failed, {} returned a wrong sum",
-                                         failures.load(), wrong.load()));
+    throw std::runtime_error(
+        fmt::format("{} workflows failed, {} returned a wrong sum", failures.load(), wrong.load()));
   }
   return r;
 }

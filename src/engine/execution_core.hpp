@@ -43,10 +43,13 @@ class ExecutionCore {
   // Rebuilds op state from a journal loaded from the store (events 1..). Throws DecodeError or
   // StoreError naming the execution and index for an event it cannot read.
   void load(const std::vector<Event>& events, bool cancel_requested);
-  // The status the store holds for a loaded execution, so that its next status change (and only
-  // a change) appears on the event stream.
-  void set_streamed_status(ExecutionStatus status, std::string waiting_on) {
+  // The status the store holds for a loaded execution, so that only its next status change is
+  // written to the row and appears on the event stream. (A new execution's row is created
+  // `running`, which is where both start.)
+  void set_stored_status(ExecutionStatus status, std::string waiting_on) {
     streamed_status_ = committed_streamed_status_ = status;
+    written_status_ = status;
+    written_waiting_on_ = waiting_on;
     streamed_waiting_on_ = committed_streamed_waiting_on_ = std::move(waiting_on);
   }
   // Creates the root coroutine and queues it to run.
@@ -206,7 +209,8 @@ class ExecutionCore {
   std::vector<std::int32_t> clear_timers_;
   std::optional<ExecutionStatus> final_status_;
   std::string final_result_, final_error_;
-  std::optional<ExecutionStatus> written_status_;
+  // The status and wait the store's row holds (unknown after a failed commit: written again).
+  std::optional<ExecutionStatus> written_status_ = ExecutionStatus::kRunning;
   std::string written_waiting_on_;
   // Event stream output: pending entries, the emit counter of the current op, and the status the
   // stream last shows (pending view, and as of the last commit).

@@ -624,7 +624,7 @@ void Scheduler::load(const std::string& id) {
     auto core = std::make_unique<ExecutionCore>(*this, id, spec, Json::parse(record->input),
                                                 record->next_index);
     core->load(events, record->cancel_requested);
-    core->set_streamed_status(record->status, record->waiting_on);
+    core->set_stored_status(record->status, record->waiting_on);
     ExecutionCore* raw = core.get();
     executions_[id] = std::move(core);
     ++stats_.executions_loaded;
