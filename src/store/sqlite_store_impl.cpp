@@ -151,22 +151,26 @@ SqliteStore::Impl::Journal SqliteStore::Impl::journal_of(const std::string& id) 
                  .segment_first = select->getColumn(2).getInt64()};
 }
 
-std::int64_t SqliteStore::Impl::allocate_journal_key() {
-  if (next_journal_key < 0) {
-    StatementUse select(select_max_journal_key);
+namespace {
+
+// One past the largest key, read by `select_max_plus_one` the first time and counted on after.
+std::int64_t next_key(SQLite::Statement& select_max_plus_one, std::int64_t& next) {
+  if (next < 0) {
+    StatementUse select(select_max_plus_one);
     select->executeStep();
-    next_journal_key = select->getColumn(0).getInt64();
+    next = select->getColumn(0).getInt64();
   }
-  return next_journal_key++;
+  return next++;
+}
+
+}  // namespace
+
+std::int64_t SqliteStore::Impl::allocate_journal_key() {
+  return next_key(select_max_journal_key, next_journal_key);
 }
 
 std::int64_t SqliteStore::Impl::allocate_segment_key() {
-  if (next_segment_key < 0) {
-    StatementUse select(select_max_segment_key);
-    select->executeStep();
-    next_segment_key = select->getColumn(0).getInt64();
-  }
-  return next_segment_key++;
+  return next_key(select_max_segment_key, next_segment_key);
 }
 
 void SqliteStore::Impl::insert_segment(std::int64_t segment, std::int64_t journal,

@@ -55,6 +55,17 @@ class SqliteStoreFile : public ::testing::Test {
     }
   }
 
+  // The executions rows of the version-5 and version-6 fixtures (their events are the tests'):
+  // 'a-open' (running, journal 1) and 'b-done' (completed with 9, journal 2).
+  static void insert_two_executions(SQLite::Database& db) {
+    db.exec(R"sql(
+      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
+                              updated_at, journal)
+        VALUES ('a-open', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000, 1),
+               ('b-done', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500, 2);
+    )sql");
+  }
+
   // The two journals the version-4 and version-5 fixtures write, read back through the store:
   // `running` (started, a `now` of 5 at 1.5 s) and `completed` (started, a `now`, completed).
   static void expect_migrated_journals(JournalStore& store, const std::string& running,
@@ -325,11 +336,8 @@ TEST_F(SqliteStoreFile, AVersion5FileMigratesToEventsInCommitOrderKeepingEveryJo
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 5);
+    insert_two_executions(db);
     db.exec(R"sql(
-      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
-                              updated_at, journal)
-        VALUES ('a-open', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000, 1),
-               ('b-done', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500, 2);
       INSERT INTO events VALUES (2, 2, 13, -1, '', '{"value":9}', 2500);
       INSERT INTO events VALUES (1, 1, 11, 0, 'now', '{"value":5}', 1500);
       INSERT INTO events VALUES (2, 0, 1, -1, 'publish',
@@ -373,11 +381,8 @@ TEST_F(SqliteStoreFile, AVersion6FileMigratesToJournalSegmentsKeepingEveryJourna
   {
     SQLite::Database db(path_, SQLite::OPEN_READWRITE | SQLite::OPEN_CREATE);
     store::migrate(db, path_, 6);
+    insert_two_executions(db);
     db.exec(R"sql(
-      INSERT INTO executions (id, workflow, input, status, result, next_index, created_at,
-                              updated_at, journal)
-        VALUES ('a-open', 'publish', '{"n":1}', 'running', '', 1, 1000, 1000, 1),
-               ('b-done', 'publish', '{"n":2}', 'completed', '9', 3, 2000, 2500, 2);
       INSERT INTO events (journal, idx, type, op, name, data, time) VALUES
         (1, 0, 1, -1, 'publish', '{"input":{"n":1},"workflow":"publish"}', 1000),
         (2, 0, 1, -1, 'publish', '{"input":{"n":2},"workflow":"publish"}', 2000),
