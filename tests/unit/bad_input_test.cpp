@@ -269,7 +269,8 @@ TEST_F(DamagedJournalTest, AnEventFieldOutOfRangeParksOnlyThatExecutionAndNamesT
   first.wait_idle();
   crash();
   edit(R"sql(UPDATE events SET data = '{"due":1.11111e113}'
-             WHERE segment IN (SELECT segment FROM journal_segments JOIN executions USING (journal) WHERE id = ')sql" +
+             WHERE segment IN (SELECT segment FROM journal_segments
+                               JOIN executions USING (journal) WHERE id = ')sql" +
        damaged + R"sql(') AND data LIKE '{"due":%')sql");
 
   Engine& second = boot([&](Engine& e) { e.add(napper); });
