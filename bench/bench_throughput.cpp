@@ -136,10 +136,12 @@ class Ceiling {
       );
       CREATE UNIQUE INDEX IF NOT EXISTS journal_segments_by_journal
         ON journal_segments (journal, first_idx))sql");
-    insert_ = std::make_unique<SQLite::Statement>(
-        db_,
-        "INSERT INTO events (segment, idx, type, op, name, data, time) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)");
+    for (int rows : {1, kNarrowRows, kWideRows}) {
+      std::string sql = "INSERT INTO events (segment, idx, type, op, name, data, time) VALUES ";
+      for (int i = 0; i < rows; ++i)
+        sql += i == 0 ? "(?, ?, ?, ?, ?, ?, ?)" : ", (?, ?, ?, ?, ?, ?, ?)";
+      inserts_.push_back(std::make_unique<SQLite::Statement>(db_, sql));
+    }
     insert_segment_ = std::make_unique<SQLite::Statement>(
         db_, "INSERT INTO journal_segments (segment, journal, first_idx) VALUES (?, ?, ?)");
     begin_ = std::make_unique<SQLite::Statement>(db_, "BEGIN IMMEDIATE");
@@ -153,7 +155,7 @@ class Ceiling {
     auto t0 = Stopwatch::now();
     do {
       begin();
-      for (int i = 0; i < batch; ++i) insert_row();
+      for (int i = 0; i < batch; ++i) add_row();
       commit();
       rows += batch;
     } while (seconds_since(t0) < budget || rows < 5LL * batch);
@@ -166,14 +168,14 @@ class Ceiling {
     for (int i = 0; i < count; ++i) {
       auto t0 = Stopwatch::now();
       begin();
-      insert_row();
+      add_row();
       commit();
       out.push_back(micros(Stopwatch::now() - t0));
     }
     return out;
   }
 
-  // Rows of later measurements go round-robin to `spread` live executions (see insert_row).
+  // Rows of later measurements go round-robin to `spread` live executions (see add_row).
   void set_spread(int spread) {
     spread_ = std::max(spread, 1);
     next_lane_ = 0;
@@ -186,17 +188,42 @@ class Ceiling {
     begin_->reset();
   }
   void commit() {
+    flush();
     commit_->exec();
     commit_->reset();
   }
 
-  // Journal-sized rows: journal and segment keys as the store gives them (one past the largest;
-  // a new segment every 16 events, schema version 7), activity_started and activity_completed
-  // events with the data the engine writes for kStep, alternately. With spread 1, each execution's
-  // 20 rows are inserted together (the best case for the index: one leaf page per transaction);
-  // with spread S, consecutive rows go round-robin to S live executions, as the engine's group
-  // commit interleaves executions.
-  void insert_row() {
+  // The rows gathered for the transaction, in statements of 32, 8 and 1 rows, as the store
+  // inserts a commit's events (SqliteStore::Impl::kWideRows, kNarrowRows).
+  void flush() {
+    std::size_t i = 0;
+    auto insert_group = [&](SQLite::Statement& insert, int count) {
+      for (int r = 0; r < count; ++r, ++i) {
+        const Row& row = pending_[i];
+        insert.bind(7 * r + 1, row.segment);
+        insert.bind(7 * r + 2, row.idx);
+        insert.bind(7 * r + 3, row.type);
+        insert.bind(7 * r + 4, row.op);
+        insert.bind(7 * r + 5, "step");
+        insert.bindNoCopy(7 * r + 6, row.data);
+        insert.bind(7 * r + 7, row.time);
+      }
+      insert.exec();
+      insert.reset();
+    };
+    while (pending_.size() - i >= kWideRows) insert_group(*inserts_[2], kWideRows);
+    while (pending_.size() - i >= kNarrowRows) insert_group(*inserts_[1], kNarrowRows);
+    while (i < pending_.size()) insert_group(*inserts_[0], 1);
+    pending_.clear();
+  }
+
+  // Adds a row to the transaction's (written by commit()). Journal-sized rows: journal and segment
+  // keys as the store gives them (one past the largest; a new segment every 16 events, schema
+  // version 7), activity_started and activity_completed events with the data the engine writes for
+  // kStep, alternately. With spread 1, each execution's 20 rows are inserted together (the best
+  // case for the index: one leaf page per transaction); with spread S, consecutive rows go
+  // round-robin to S live executions, as the engine's group commit interleaves executions.
+  void add_row() {
     if (lanes_.size() != static_cast<std::size_t>(spread_))
       lanes_.assign(static_cast<std::size_t>(spread_), Lane{});
     Lane& lane = lanes_[static_cast<std::size_t>(next_lane_)];
@@ -217,21 +244,29 @@ class Ceiling {
     }
     bool started = lane.idx % 2 == 1;
     int op = static_cast<int>((lane.idx - 1) / 2);
-    insert_->bind(1, lane.segment);
-    insert_->bind(2, lane.idx);
-    insert_->bind(3, started ? 2 : 4);
-    insert_->bind(4, op);
-    insert_->bind(5, "step");
-    insert_->bind(6, started ? fmt::format(R"({{"attempt":1,"input":[{}]}})", op)
-                             : fmt::format(R"({{"value":{}}})", op + 1));
-    insert_->bind(7,
-                  static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                std::chrono::system_clock::now().time_since_epoch())
-                                                .count()));
-    insert_->exec();
-    insert_->reset();
+    pending_.push_back(Row{.segment = lane.segment,
+                           .idx = lane.idx,
+                           .type = started ? 2 : 4,
+                           .op = op,
+                           .data = started ? fmt::format(R"({{"attempt":1,"input":[{}]}})", op)
+                                           : fmt::format(R"({{"value":{}}})", op + 1),
+                           .time = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       std::chrono::system_clock::now().time_since_epoch())
+                                       .count()});
     ++lane.idx;
   }
+
+  static constexpr int kWideRows = 32;
+  static constexpr int kNarrowRows = 8;
+  struct Row {
+    std::int64_t segment = 0;
+    std::int64_t idx = 0;
+    int type = 0;
+    int op = 0;
+    std::string data;
+    std::int64_t time = 0;
+  };
+  std::vector<Row> pending_;
 
   static constexpr std::int64_t kSegmentEvents = 16;  // SqliteStore::Impl::kSegmentEvents
   struct Lane {
@@ -246,7 +281,8 @@ class Ceiling {
 
   std::string path_;
   SQLite::Database db_;
-  std::unique_ptr<SQLite::Statement> insert_, insert_segment_, begin_, commit_;
+  std::vector<std::unique_ptr<SQLite::Statement>> inserts_;  // 1, kNarrowRows, kWideRows rows
+  std::unique_ptr<SQLite::Statement> insert_segment_, begin_, commit_;
   std::int64_t last_journal_ = 0;
   std::int64_t last_segment_ = 0;
 };
