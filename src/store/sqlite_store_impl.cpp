@@ -207,9 +207,15 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
   CommitResult result;
   result.created.resize(batch.creates.size(), false);
 
-  // The journal each written execution will have once this batch's events are in (they are
-  // inserted in groups, later): a second write to one execution expects what the first left.
-  // Executions this batch creates start here.
+  // The batch's events as (segment, event), inserted in groups: all of a write's rows are in
+  // before anything that replaces its journal (continue-as-new), and all before the transaction
+  // commits. The creates' events 0 are built here (reserved: their addresses must not move).
+  std::vector<std::pair<std::int64_t, const Event*>> rows;
+  std::vector<Event> started_events;
+  started_events.reserve(batch.creates.size());
+
+  // The journal each written execution will have once this batch's events are in: a second
+  // write to one execution expects what the first left. Executions this batch creates start here.
   std::unordered_map<std::string_view, Journal> batch_journals;
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     const NewExecution& spec = batch.creates[i];
@@ -230,15 +236,13 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
                                             .next_index = 1,  // event 0 is in
                                             .segment = segment,
                                             .segment_first = 0});
-    StatementUse event(insert_event);
-    event->bind(1, segment);
-    event->bind(2, std::int64_t{0});
-    event->bind(3, static_cast<int>(EventType::kStarted));
-    event->bind(4, -1);
-    event->bind(5, spec.workflow);
-    event->bind(6, store::started_event_data(spec));
-    event->bind(7, to_millis(spec.created_at));
-    event->exec();
+    rows.emplace_back(segment,
+                      &started_events.emplace_back(Event{.index = 0,
+                                                         .type = EventType::kStarted,
+                                                         .op = -1,
+                                                         .name = spec.workflow,
+                                                         .data = store::started_event_data(spec),
+                                                         .time = spec.created_at}));
     append_stream_entry(spec.id, store::started_stream_entry(spec));
     result.created[i] = true;
   }
@@ -248,9 +252,6 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     if (result.created[i]) created_ids.insert(batch.creates[i].id);
   }
   auto created_here = [&](const std::string& id) { return created_ids.contains(id); };
-  // The batch's events, inserted in groups: all of a write's rows are in before anything that
-  // replaces its journal (continue-as-new), and all before the transaction commits.
-  std::vector<std::pair<std::int64_t, const Event*>> rows;
   auto insert_rows = [&] {
     std::size_t i = 0;
     auto insert_group = [&](SQLite::Statement& statement, int count) {
