@@ -294,8 +294,7 @@ ForkResult SqliteStore::fork_execution(const ForkRequest& request) {
     insert.bind(8, journal_key);
     insert.exec();
     // One segment: the fork is written at once, so its events are stored together anyway.
-    const std::int64_t segment = impl_->allocate_segment_key();
-    impl_->insert_segment(segment, journal_key, 0);
+    const std::int64_t segment = impl_->start_segment(journal_key, 0);
     for (const Event& e : journal) {
       StatementUse row(impl_->insert_event);
       row->bind(1, segment);

@@ -169,17 +169,14 @@ std::int64_t SqliteStore::Impl::allocate_journal_key() {
   return next_key(select_max_journal_key, next_journal_key);
 }
 
-std::int64_t SqliteStore::Impl::allocate_segment_key() {
-  return next_key(select_max_segment_key, next_segment_key);
-}
-
-void SqliteStore::Impl::insert_segment(std::int64_t segment, std::int64_t journal,
-                                       std::int64_t first_idx) {
+std::int64_t SqliteStore::Impl::start_segment(std::int64_t journal, std::int64_t first_idx) {
+  const std::int64_t segment = next_key(select_max_segment_key, next_segment_key);
   StatementUse insert(insert_segment_row);
   insert->bind(1, segment);
   insert->bind(2, journal);
   insert->bind(3, first_idx);
   insert->exec();
+  return segment;
 }
 
 void SqliteStore::Impl::delete_journal(std::int64_t journal) {
@@ -230,8 +227,7 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
       insert->bind(6, journal);
       if (insert->exec() == 0) continue;  // exists: creation is idempotent
     }
-    const std::int64_t segment = allocate_segment_key();
-    insert_segment(segment, journal, 0);
+    const std::int64_t segment = start_segment(journal, 0);
     batch_journals.emplace(spec.id, Journal{.key = journal,
                                             .next_index = 1,  // event 0 is in
                                             .segment = segment,
@@ -278,9 +274,8 @@ CommitResult SqliteStore::Impl::commit_batch(const CommitBatch& batch) {
     // A write's events all go to one segment: the current one, or a new one once it is full.
     if (!write.events.empty() && !write.continue_as_new &&
         actual - journal.segment_first >= kSegmentEvents) {
-      journal.segment = allocate_segment_key();
+      journal.segment = start_segment(journal.key, actual);
       journal.segment_first = actual;
-      insert_segment(journal.segment, journal.key, actual);
     }
     journal.next_index = next;
     in_batch->second = journal;
@@ -423,8 +418,7 @@ std::int64_t SqliteStore::Impl::continue_as_new(const ExecutionWrite& write, std
   }
   delete_journal(journal);
   drop_timers_and_deferreds(id);
-  const std::int64_t segment = allocate_segment_key();
-  insert_segment(segment, journal, 0);
+  const std::int64_t segment = start_segment(journal, 0);
   StatementUse event(insert_event);
   event->bind(1, segment);
   event->bind(2, std::int64_t{0});

@@ -124,13 +124,12 @@ struct SqliteStore::Impl {
   // The journal of `id` (next_index -1 and key 0 when there is no such execution), remembered or
   // read; inside the caller's write transaction.
   Journal journal_of(const std::string& id);
-  // A key for a new execution's journal, or for a new segment: one past the largest, read once
-  // and then counted on (remembered like the journals below); inside the caller's write
-  // transaction.
+  // A key for a new execution's journal: one past the largest, read once and then counted on
+  // (remembered like the journals below); inside the caller's write transaction.
   std::int64_t allocate_journal_key();
-  std::int64_t allocate_segment_key();
-  // Starts segment `segment` of `journal` at event `first_idx`.
-  void insert_segment(std::int64_t segment, std::int64_t journal, std::int64_t first_idx);
+  // Starts a segment of `journal` at event `first_idx` under a new key (given as journal keys
+  // are) and returns the key; inside the caller's write transaction.
+  std::int64_t start_segment(std::int64_t journal, std::int64_t first_idx);
 
   // What this connection knows of the executions it wrote: their journals (key, next index), the
   // next offset of their streams, and the next free journal key, so that writes need not read
