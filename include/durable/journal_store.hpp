@@ -257,6 +257,13 @@ class JournalStore {
   // a second enqueue of one (queue, key) in a batch reports kAlreadyEnqueued.
   virtual CommitResult commit(const CommitBatch& batch) = 0;
 
+  // commit(), for a caller with no further use for the batch's event and stream texts: a store
+  // that keeps them in memory may move them out of `batch` instead of copying. On return the
+  // batch keeps its shape (the same creates, writes, events and entries, with their numbers,
+  // types and times), but their names, data and keys are valid and unspecified. If it throws,
+  // nothing was taken. The default commits a copy (commit()).
+  virtual CommitResult commit_consuming(CommitBatch& batch) { return commit(batch); }
+
   virtual std::optional<ExecutionRecord> get_execution(const std::string& id) = 0;
 
   // Events [from_index, next_index) in order.

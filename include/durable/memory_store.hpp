@@ -16,6 +16,8 @@ class MemoryStore final : public JournalStore {
   static std::shared_ptr<MemoryStore> create() { return std::make_shared<MemoryStore>(); }
 
   CommitResult commit(const CommitBatch& batch) override;
+  // Moves the events and stream entries into the store (the engine's path).
+  CommitResult commit_consuming(CommitBatch& batch) override;
   std::optional<ExecutionRecord> get_execution(const std::string& id) override;
   std::vector<Event> load_events(const std::string& id, std::int64_t from_index) override;
   ListPage list_executions(const ListQuery& query) override;
@@ -50,6 +52,7 @@ class MemoryStore final : public JournalStore {
 
  private:
   struct State;
+  CommitResult commit_batch(const CommitBatch& batch, CommitBatch* take);
   std::unique_ptr<State> state_;
 };
 

@@ -465,10 +465,17 @@ void Scheduler::commit() {
            w.stream.empty() && !w.continue_as_new && !w.requires_create;
   });
 
+  // Counted before the commit, which may take the events' texts (commit_consuming).
+  std::uint64_t events = 0;
+  bool any_stream = !batch.creates.empty();
+  for (const auto& w : batch.writes) {
+    events += w.events.size();
+    any_stream = any_stream || !w.stream.empty();
+  }
   CommitResult result;
   if (!batch.empty()) {
     try {
-      result = store_->commit(batch);
+      result = store_->commit_consuming(batch);
       commit_failures_ = 0;
       round_time_ = clock_->now();  // a commit may take milliseconds (fsync)
     } catch (const StaleWriteError& e) {
@@ -497,11 +504,7 @@ void Scheduler::commit() {
   }
 
   if (!batch.empty()) ++stats_.commits;  // store commits, not rounds with nothing to write
-  bool any_stream = !batch.creates.empty();
-  for (const auto& w : batch.writes) {
-    stats_.events_committed += w.events.size();
-    any_stream = any_stream || !w.stream.empty();
-  }
+  stats_.events_committed += events;
   if (any_stream) hub_->notify();
   ready_.clear();
   for (ExecutionCore* core : cores) {

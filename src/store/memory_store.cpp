@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <iterator>
 #include <limits>
 #include <map>
 #include <mutex>
@@ -208,13 +209,17 @@ struct MemoryStore::State {
     executions.emplace(spec.id, std::move(execution));
   }
 
-  // `target` is the write's execution if the caller has it (else it is looked up).
-  void apply(const ExecutionWrite& write, Execution* target) {
+  // `target` is the write's execution if the caller has it (else it is looked up). `take` is
+  // the write's events when the caller lets them be moved in (commit_consuming), else null.
+  void apply(const ExecutionWrite& write, Execution* target, std::vector<Event>* take) {
     Execution& execution = target ? *target : executions.at(write.execution_id);
     ExecutionRecord& record = execution.record;
-    for (const Event& event : write.events) {
-      execution.events.push_back(event);
+    for (const Event& event : write.events)
       record.updated_at = std::max(record.updated_at, event.time);
+    if (take) {
+      std::move(take->begin(), take->end(), std::back_inserter(execution.events));
+    } else {
+      execution.events.insert(execution.events.end(), write.events.begin(), write.events.end());
     }
     record.next_index += static_cast<std::int64_t>(write.events.size());
     for (const NewStreamEntry& entry : write.stream) execution.append(entry);
@@ -272,6 +277,16 @@ MemoryStore::MemoryStore() : state_(std::make_unique<State>()) {}
 MemoryStore::~MemoryStore() = default;
 
 CommitResult MemoryStore::commit(const CommitBatch& batch) {
+  return commit_batch(batch, nullptr);
+}
+
+CommitResult MemoryStore::commit_consuming(CommitBatch& batch) {
+  return commit_batch(batch, &batch);
+}
+
+// Both commits: `take` is the batch itself when its events may be moved in, else null. Nothing
+// is taken before the whole batch has been checked.
+CommitResult MemoryStore::commit_batch(const CommitBatch& batch, CommitBatch* take) {
   std::lock_guard lock(state_->mutex);
   State& s = *state_;
 
@@ -342,7 +357,9 @@ CommitResult MemoryStore::commit(const CommitBatch& batch) {
   for (std::size_t i = 0; i < batch.creates.size(); ++i) {
     if (result.created[i]) s.create(batch.creates[i], std::move(started_data[i]));
   }
-  for (std::size_t w = 0; w < batch.writes.size(); ++w) s.apply(batch.writes[w], targets[w]);
+  for (std::size_t w = 0; w < batch.writes.size(); ++w) {
+    s.apply(batch.writes[w], targets[w], take ? &take->writes[w].events : nullptr);
+  }
   result.enqueued.reserve(batch.enqueues.size());
   for (const NewQueueItem& item : batch.enqueues) result.enqueued.push_back(s.enqueue(item));
   return result;

@@ -175,6 +175,74 @@ TEST_P(StoreContract, CommittedEventsReadBackFieldForField) {
   EXPECT_EQ(events[1].data, "");
 }
 
+TEST_P(StoreContract, ACommitConsumingStoresWhatACommitWouldAndKeepsTheBatchShape) {
+  create("a");
+  ExecutionWrite write = write_to("a", 1);
+  write.events.push_back(Event{.index = 1,
+                               .type = EventType::kActivityCompleted,
+                               .op = 7,
+                               .name = "charge card",
+                               .data = R"({"value":"a result longer than any short string"})",
+                               .time = at(42)});
+  write.events.push_back(event(2, EventType::kTimerFired, 8, ""));
+  write.status = ExecutionStatus::kCompleted;
+  write.result = R"("done")";
+  CommitBatch batch = creates({new_execution("b")});
+  batch.writes.push_back(write);
+  batch.writes.push_back(append("b", 1, 2));
+  const CommitBatch before = batch;
+
+  CommitResult result = store_->commit_consuming(batch);
+
+  EXPECT_EQ(result.created, std::vector<bool>{true});
+  for (const ExecutionWrite& sent : before.writes) {
+    std::vector<Event> stored = store_->load_events(sent.execution_id, 1);
+    ASSERT_EQ(stored.size(), sent.events.size()) << sent.execution_id;
+    for (std::size_t i = 0; i < stored.size(); ++i) {
+      EXPECT_EQ(stored[i].index, sent.events[i].index);
+      EXPECT_EQ(stored[i].type, sent.events[i].type);
+      EXPECT_EQ(stored[i].op, sent.events[i].op);
+      EXPECT_EQ(stored[i].name, sent.events[i].name) << sent.execution_id << " " << i;
+      EXPECT_EQ(stored[i].data, sent.events[i].data) << sent.execution_id << " " << i;
+      EXPECT_EQ(stored[i].time, sent.events[i].time);
+    }
+  }
+  EXPECT_EQ(record("a").status, ExecutionStatus::kCompleted);
+  EXPECT_EQ(record("a").result, R"("done")");
+  // The shape the engine counts after the commit is kept.
+  ASSERT_EQ(batch.writes.size(), before.writes.size());
+  for (std::size_t w = 0; w < batch.writes.size(); ++w) {
+    ASSERT_EQ(batch.writes[w].events.size(), before.writes[w].events.size());
+    for (std::size_t i = 0; i < batch.writes[w].events.size(); ++i) {
+      EXPECT_EQ(batch.writes[w].events[i].index, before.writes[w].events[i].index);
+    }
+  }
+}
+
+TEST_P(StoreContract, ARefusedCommitConsumingTakesNothingFromTheBatch) {
+  create("a");
+  create("b", 1);
+  CommitBatch batch = writes({append("a", 1, 2), append("b", 1, 1)});  // b is at 2: stale
+  batch.writes[0].events[0].data = R"({"value":"a text long enough to live on the heap"})";
+  const CommitBatch before = batch;
+
+  EXPECT_THROW(store_->commit_consuming(batch), StaleWriteError);
+
+  ASSERT_EQ(batch.writes.size(), before.writes.size());
+  for (std::size_t w = 0; w < batch.writes.size(); ++w) {
+    ASSERT_EQ(batch.writes[w].events.size(), before.writes[w].events.size());
+    for (std::size_t i = 0; i < batch.writes[w].events.size(); ++i) {
+      EXPECT_EQ(batch.writes[w].events[i].name, before.writes[w].events[i].name);
+      EXPECT_EQ(batch.writes[w].events[i].data, before.writes[w].events[i].data);
+    }
+  }
+  EXPECT_EQ(record("a").next_index, 1);
+  // The batch, given back whole, commits once the stale write is dropped.
+  batch.writes.pop_back();
+  store_->commit_consuming(batch);
+  EXPECT_EQ(store_->load_events("a", 1).at(0).data, before.writes[0].events[0].data);
+}
+
 TEST_P(StoreContract, LoadEventsReturnsTheTailFromAnIndex) {
   create("a", 4);
   std::vector<Event> tail = store_->load_events("a", 3);
