@@ -54,11 +54,13 @@ CommitResult SqliteStore::commit(const CommitBatch& batch) {
   return sqlite_guarded(impl_->path, "commit", [&] { return impl_->commit(batch); });
 }
 
+// The two reads other threads make most (a handle waiting for its result, describe, history) go
+// through the read connection (store::ReadConnection), never waiting for the writer.
 std::optional<ExecutionRecord> SqliteStore::get_execution(const std::string& id) {
-  std::lock_guard lock(impl_->mutex);
+  std::lock_guard lock(impl_->reader.mutex);
   return sqlite_guarded(impl_->path, fmt::format("get_execution({})", id),
                         [&]() -> std::optional<ExecutionRecord> {
-                          StatementUse select(impl_->select_execution);
+                          StatementUse select(impl_->reader.select_execution);
                           select->bind(1, id);
                           if (!select->executeStep()) return std::nullopt;
                           return impl_->decode_execution(*select);
@@ -66,10 +68,10 @@ std::optional<ExecutionRecord> SqliteStore::get_execution(const std::string& id)
 }
 
 std::vector<Event> SqliteStore::load_events(const std::string& id, std::int64_t from_index) {
-  std::lock_guard lock(impl_->mutex);
+  std::lock_guard lock(impl_->reader.mutex);
   return sqlite_guarded(impl_->path, fmt::format("load_events(execution {})", id), [&] {
     std::vector<Event> events;
-    StatementUse select(impl_->select_events);
+    StatementUse select(impl_->reader.select_events);
     select->bind(1, id);
     select->bind(2, std::max<std::int64_t>(from_index, 0));
     while (select->executeStep()) {

@@ -49,6 +49,15 @@ SQLite::Database open_database(const std::string& path, const SqliteOptions& opt
   return db;
 }
 
+// The file exists and its schema is current (the writer saw to both). Read-write, so that it
+// could recover a WAL left by a crash as any connection may, but query_only: it never writes.
+SQLite::Database open_reader(const std::string& path, const SqliteOptions& options) {
+  SQLite::Database db(path, SQLite::OPEN_READWRITE | SQLite::OPEN_NOMUTEX,
+                      static_cast<int>(options.busy_timeout.count()));
+  db.exec("PRAGMA query_only = 1");
+  return db;
+}
+
 std::string insert_events_sql(int rows) {
   std::string sql = "INSERT INTO events (segment, idx, type, op, name, data, time) VALUES ";
   for (int i = 0; i < rows; ++i)
@@ -98,13 +107,8 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
                    "INSERT INTO timers (execution_id, op, due) VALUES (?, ?, ?) "
                    "ON CONFLICT (execution_id, op) DO UPDATE SET due = excluded.due"),
       delete_timer(db, "DELETE FROM timers WHERE execution_id = ? AND op = ?"),
-      select_execution(db,
-                       fmt::format("SELECT {} FROM executions WHERE id = ?", kExecutionColumns)),
-      select_events(db,
-                    "SELECT e.idx, e.type, e.op, e.name, e.data, e.time "
-                    "FROM journal_segments s JOIN events e ON e.segment = s.segment "
-                    "WHERE s.journal = (SELECT journal FROM executions WHERE id = ?) "
-                    "AND e.idx >= ? ORDER BY s.first_idx, e.idx"),
+      select_execution(db, store::select_execution_sql()),
+      select_events(db, store::kSelectEventsSql),
       select_due_timers(db,
                         "SELECT execution_id, op, due FROM timers WHERE due <= ? "
                         "ORDER BY due, execution_id, op LIMIT ?"),
@@ -120,12 +124,22 @@ SqliteStore::Impl::Impl(const std::string& path_, const SqliteOptions& options)
       insert_events_narrow(db, insert_events_sql(kNarrowRows)),
       items(db),
       stream(db),
+      reader(path_, options),
       select_data_version(db, "PRAGMA data_version"),
       select_max_journal_key(db, "SELECT COALESCE(max(journal), 0) + 1 FROM executions"),
       select_max_segment_key(db, "SELECT COALESCE(max(segment), 0) + 1 FROM journal_segments"),
       insert_segment_row(db,
                          "INSERT INTO journal_segments (segment, journal, first_idx) "
                          "VALUES (?, ?, ?)") {}
+
+std::string store::select_execution_sql() {
+  return fmt::format("SELECT {} FROM executions WHERE id = ?", kExecutionColumns);
+}
+
+store::ReadConnection::ReadConnection(const std::string& path, const SqliteOptions& options)
+    : db(open_reader(path, options)),
+      select_execution(db, select_execution_sql()),
+      select_events(db, kSelectEventsSql) {}
 
 void SqliteStore::Impl::check_data_version() {
   StatementUse version(select_data_version);

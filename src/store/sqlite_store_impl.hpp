@@ -50,6 +50,28 @@ struct StreamStatements {
 // Throws StoreError (not retryable) for a row this code cannot decode; `what` says where.
 [[noreturn]] void corrupt_journal(const std::string& path, const std::string& what);
 
+// The SQL of a select of one execution (kExecutionColumns) by id, and of its events from an index
+// on, in order: prepared by both connections below.
+std::string select_execution_sql();
+inline constexpr const char* kSelectEventsSql =
+    "SELECT e.idx, e.type, e.op, e.name, e.data, e.time "
+    "FROM journal_segments s JOIN events e ON e.segment = s.segment "
+    "WHERE s.journal = (SELECT journal FROM executions WHERE id = ?) "
+    "AND e.idx >= ? ORDER BY s.first_idx, e.idx";
+
+// The connection of get_execution and load_events, so that reads from other threads (a handle
+// waiting for its result, describe, history) neither wait behind a commit and its fsync nor
+// hold up the next one: in WAL mode a reader never blocks the writer, and each statement sees
+// every transaction committed before it began (whoever saw a commit return reads what it wrote).
+// Opened once the writer has made the schema current; it never writes (query_only). The caller
+// holds `mutex` for every use: like the writer, it is opened without SQLite's own mutex.
+struct ReadConnection {
+  ReadConnection(const std::string& path, const SqliteOptions& options);
+  std::mutex mutex;
+  SQLite::Database db;
+  SQLite::Statement select_execution, select_events;
+};
+
 }  // namespace store
 
 struct SqliteStore::Impl {
@@ -108,6 +130,8 @@ struct SqliteStore::Impl {
   store::ItemStatements items;
   store::StreamStatements stream;
   std::optional<std::string> token_secret;
+  // Constructed after `db`, which creates or migrates the schema first.
+  store::ReadConnection reader;
 
   // An execution's journal: its integer key (schema version 5), the index its next event takes,
   // and its current segment (version 7): the segment's key and the index of its first event.

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <fstream>
 #include <iterator>
 #include <set>
@@ -830,6 +831,43 @@ TEST_F(SqliteStoreFile, AHeldWriteLockIsARetryableError) {
     EXPECT_TRUE(e.retryable()) << e.what();
   }
   EXPECT_EQ(store->get_execution("a")->next_index, 1);
+}
+
+TEST_F(SqliteStoreFile, ReadsDoNotWaitForACommitHeldUpByAnotherConnection) {
+  // A commit waits (holding the store's writer) for a write lock another connection holds; a
+  // handle's or a dashboard's read must answer meanwhile, with what is committed. Were reads on
+  // the writer's connection, the read would wait until the commit gave up (busy_timeout) and the
+  // commit would then fail.
+  auto store = open({.sync = SqliteOptions::Sync::kFull, .busy_timeout = std::chrono::seconds(5)});
+  seed(*store, "a", 1);
+  SQLite::Database other = raw();
+  auto holding =
+      std::make_unique<SQLite::Transaction>(other, SQLite::TransactionBehavior::IMMEDIATE);
+  std::atomic<bool> committing{false};
+  std::atomic<bool> committed{false};
+  std::thread writer([&] {
+    committing = true;
+    try {
+      store->commit(writes({append("a", 2)}));
+      committed = true;
+    } catch (const StoreError&) {
+      // gave up waiting: `committed` stays false
+    }
+  });
+  while (!committing) std::this_thread::yield();
+
+  std::optional<ExecutionRecord> record = store->get_execution("a");
+  std::vector<Event> events = store->load_events("a", 0);
+  EXPECT_FALSE(committed);
+  ASSERT_TRUE(record);
+  EXPECT_EQ(record->next_index, 2);
+  EXPECT_EQ(events.size(), 2u);
+
+  holding.reset();  // rolls back: the commit goes through
+  writer.join();
+  EXPECT_TRUE(committed);
+  EXPECT_EQ(store->get_execution("a")->next_index, 3);
+  EXPECT_EQ(store->load_events("a", 0).size(), 3u);
 }
 
 }  // namespace
