@@ -5,6 +5,7 @@
 //   bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] --workflows N
 //                    --steps K [--concurrency C] [--json]
 //   extra: [--clients T] [--activity-threads A] [--scheduler-threads S] [--single-step-runs R]
+//          [--readers D]
 #include <SQLiteCpp/Database.h>
 #include <SQLiteCpp/Statement.h>
 #include <fmt/format.h>
@@ -37,15 +38,16 @@ struct Options {
   int activity_threads = 4;
   int scheduler_threads = 1;  // EngineOptions::scheduler_threads
   int single_step_runs = 200;
+  int readers = 0;  // threads calling Engine::describe in a loop during the run (a dashboard)
   double ceiling_seconds = 1.5;  // per ceiling measurement
   bool json = false;
 };
 
 Options parse(int argc, char** argv) {
-  Args args(
-      argc, argv, {"--json"},
-      {"--store", "--sync", "--db", "--workflows", "--steps", "--concurrency", "--clients",
-       "--activity-threads", "--scheduler-threads", "--single-step-runs", "--ceiling-seconds"});
+  Args args(argc, argv, {"--json"},
+            {"--store", "--sync", "--db", "--workflows", "--steps", "--concurrency", "--clients",
+             "--activity-threads", "--scheduler-threads", "--single-step-runs", "--ceiling-seconds",
+             "--readers"});
   Options o;
   o.store = args.get("--store", o.store);
   if (o.store != "memory" && o.store != "sqlite") {
@@ -66,6 +68,7 @@ Options parse(int argc, char** argv) {
   o.activity_threads = static_cast<int>(args.get_int("--activity-threads", o.activity_threads));
   o.single_step_runs = static_cast<int>(args.get_int("--single-step-runs", o.single_step_runs));
   o.ceiling_seconds = std::stod(args.get("--ceiling-seconds", "1.5"));
+  o.readers = static_cast<int>(std::max<long long>(0, args.get_int("--readers", 0)));
   o.json = args.has("--json");
   if (o.workflows < 1 || o.steps < 1) {
     throw std::invalid_argument("--workflows and --steps must be at least 1");
@@ -297,7 +300,8 @@ void remove_db(const std::string& path) {
 struct RunResult {
   double seconds = 0;
   EngineStats stats{};
-  CpuUse cpu{};  // the engine's threads (run_workflows)
+  CpuUse cpu{};                       // the engine's threads (run_workflows)
+  std::vector<double> describe_us{};  // each --readers call, sorted
 };
 
 // C executions in flight: `clients` threads, each keeping its share of the window outstanding.
@@ -335,9 +339,28 @@ RunResult run_workflows(Engine& engine, const Options& o) {
       }
     });
   }
+  // --readers: threads asking for one execution's record as fast as they can, as a dashboard or
+  // a poller would, while the clients run (their calls are timed; the first read starts them).
+  std::atomic<bool> run_over{false};
+  std::vector<std::vector<double>> describe_us(static_cast<std::size_t>(o.readers));
+  std::vector<std::thread> readers;
+  for (auto& samples : describe_us) {
+    readers.emplace_back([&engine, &run_over, &samples, id = engine.start(kStepsWorkflow, 0).id()] {
+      while (!run_over.load(std::memory_order_relaxed)) {
+        auto t = Stopwatch::now();
+        (void)engine.describe(id);
+        samples.push_back(seconds_since(t) * 1e6);
+      }
+    });
+  }
   for (auto& t : clients) t.join();
   RunResult r;
   r.seconds = seconds_since(t0);
+  run_over = true;
+  for (auto& t : readers) t.join();
+  for (auto& samples : describe_us) {
+    r.describe_us.insert(r.describe_us.end(), samples.begin(), samples.end());
+  }
   // After the join, so the client threads are gone from the snapshot: the figure is the
   // engine's threads (and the idle main thread) alone.
   r.cpu = cpu_use(cpu_before, thread_cpu_seconds(), r.seconds);
@@ -460,6 +483,12 @@ int run(const Options& o) {
   out["single_step_runs"] = o.single_step_runs;
   out["single_step_p50_us"] = percentile(single, 0.50);
   out["single_step_p99_us"] = percentile(single, 0.99);
+  if (o.readers > 0) {
+    out["readers"] = o.readers;
+    out["describes_per_sec"] = static_cast<double>(r.describe_us.size()) / r.seconds;
+    out["describe_p50_us"] = percentile(r.describe_us, 0.50);
+    out["describe_p99_us"] = percentile(r.describe_us, 0.99);
+  }
 
   if (sqlite) {
     std::string ceiling_path =
@@ -524,6 +553,10 @@ int run(const Options& o) {
       r.cpu.cores, 100 * r.cpu.busiest_thread);
   fmt::print("  one single-step workflow end to end: p50 {:.1f} us   p99 {:.1f} us\n",
              num("single_step_p50_us"), num("single_step_p99_us"));
+  if (o.readers > 0) {
+    fmt::print("  {} reader thread(s): {:.0f} describe calls/s, p50 {:.1f} us   p99 {:.1f} us\n",
+               o.readers, num("describes_per_sec"), num("describe_p50_us"), num("describe_p99_us"));
+  }
   if (sqlite) {
     fmt::print(
         "  SQLite ceiling (same file system): {:.0f} rows/s in 100-row transactions, {:.0f} "
@@ -553,12 +586,13 @@ int main(int argc, char** argv) {
   try {
     return durable::bench::run(durable::bench::parse(argc, argv));
   } catch (const std::invalid_argument& e) {
-    std::cerr << "bench_throughput: " << e.what() << "\n"
-              << "usage: bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] "
-                 "--workflows N --steps K [--concurrency C] [--json]\n"
-                 "       [--clients T] [--activity-threads A] [--scheduler-threads S] "
-                 "[--single-step-runs R] "
-                 "[--ceiling-seconds S]\n";
+    std::cerr
+        << "bench_throughput: " << e.what() << "\n"
+        << "usage: bench_throughput --store memory|sqlite [--sync full|normal] [--db FILE] "
+           "--workflows N --steps K [--concurrency C] [--json]\n"
+           "       [--clients T] [--activity-threads A] [--scheduler-threads S] [--readers D] "
+           "[--single-step-runs R] "
+           "[--ceiling-seconds S]\n";
     return 2;
   } catch (const std::exception& e) {
     std::cerr << "bench_throughput: " << e.what() << "\n";
