@@ -31,6 +31,16 @@ std::string factory_name(const ::testing::TestParamInfo<StoreFactory>& info) {
   return info.param.name;
 }
 
+// Operation 7's activity completion, at 42, as the engine journals one.
+Event charge_card_completed(std::int64_t index, std::string data) {
+  return Event{.index = index,
+               .type = EventType::kActivityCompleted,
+               .op = 7,
+               .name = "charge card",
+               .data = std::move(data),
+               .time = at(42)};
+}
+
 class StoreContract : public ::testing::TestWithParam<StoreFactory> {
  protected:
   void SetUp() override { store_ = GetParam().make(dir_); }
@@ -149,12 +159,7 @@ TEST_P(StoreContract, EventsAreNumberedWithoutGapsAcrossCommits) {
 TEST_P(StoreContract, CommittedEventsReadBackFieldForField) {
   create("a");
   ExecutionWrite write = write_to("a", 1);
-  write.events.push_back(Event{.index = 1,
-                               .type = EventType::kActivityCompleted,
-                               .op = 7,
-                               .name = "charge card",
-                               .data = R"({"value":"ok"})",
-                               .time = at(42)});
+  write.events.push_back(charge_card_completed(1, R"({"value":"ok"})"));
   write.events.push_back(Event{.index = 2,
                                .type = EventType::kTimerFired,
                                .op = 8,
@@ -178,12 +183,8 @@ TEST_P(StoreContract, CommittedEventsReadBackFieldForField) {
 TEST_P(StoreContract, ACommitConsumingStoresWhatACommitWouldAndKeepsTheBatchShape) {
   create("a");
   ExecutionWrite write = write_to("a", 1);
-  write.events.push_back(Event{.index = 1,
-                               .type = EventType::kActivityCompleted,
-                               .op = 7,
-                               .name = "charge card",
-                               .data = R"({"value":"a result longer than any short string"})",
-                               .time = at(42)});
+  write.events.push_back(
+      charge_card_completed(1, R"({"value":"a result longer than any short string"})"));
   write.events.push_back(event(2, EventType::kTimerFired, 8, ""));
   write.status = ExecutionStatus::kCompleted;
   write.result = R"("done")";
