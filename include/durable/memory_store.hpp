@@ -16,7 +16,7 @@ class MemoryStore final : public JournalStore {
   static std::shared_ptr<MemoryStore> create() { return std::make_shared<MemoryStore>(); }
 
   CommitResult commit(const CommitBatch& batch) override;
-  // Moves the events and stream entries into the store (the engine's path).
+  // Moves the events into the store instead of copying them (the engine's path).
   CommitResult commit_consuming(CommitBatch& batch) override;
   std::optional<ExecutionRecord> get_execution(const std::string& id) override;
   std::vector<Event> load_events(const std::string& id, std::int64_t from_index) override;

@@ -64,7 +64,8 @@ inline constexpr const char* kSelectEventsSql =
 // hold up the next one: in WAL mode a reader never blocks the writer, and each statement sees
 // every transaction committed before it began (whoever saw a commit return reads what it wrote).
 // Opened once the writer has made the schema current; it never writes (query_only). The caller
-// holds `mutex` for every use: like the writer, it is opened without SQLite's own mutex.
+// holds `mutex` for every use: like the writer, it is opened without SQLite's own mutex. Rows it
+// reads are decoded by Impl::decode_execution and decode_event, which touch nothing but `path`.
 struct ReadConnection {
   ReadConnection(const std::string& path, const SqliteOptions& options);
   std::mutex mutex;
